@@ -1,0 +1,5 @@
+"""`python -m mlcore` is the same as the `mlcore` command."""
+
+from mlcore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""One call that sets up readable console logs, or JSON logs for machines, on rank zero only.
+
+Distributed jobs start one process per device; without this every message appears N times.
+Processes other than rank zero keep warnings and errors, so their failures still show.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Literal
+
+LogFormat = Literal["rich", "json", "plain"]
+
+FORMAT_ENV = "MLCORE_LOG_FORMAT"
+LEVEL_ENV = "MLCORE_LOG_LEVEL"
+# The same variables, in the same order, that Lightning reads to find a process's global rank.
+_RANK_ENVS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+_OURS = "_mlcore_handler"
+
+
+def global_rank() -> int:
+    """The process's rank in a distributed job, 0 when it runs alone."""
+    for name in _RANK_ENVS:
+        value = os.environ.get(name)
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, the shape log collectors (Loki, Cloud Logging, ELK) ingest."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "rank": global_rank(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def setup_logging(
+    level: int | str | None = None,
+    fmt: LogFormat | None = None,
+    stream=None,
+) -> logging.Handler:
+    """Replace the root logger's console handler with ours and return it.
+
+    `fmt` and `level` default to `MLCORE_LOG_FORMAT` (rich, json or plain; rich by default) and
+    `MLCORE_LOG_LEVEL` (INFO). File handlers, such as the one Hydra adds for each run, are kept.
+    Calling it again replaces the handler rather than adding a second one.
+    """
+    fmt = fmt or os.environ.get(FORMAT_ENV, "rich")  # type: ignore[assignment]
+    if fmt not in ("rich", "json", "plain"):
+        raise ValueError(f"log format must be rich, json or plain, not {fmt!r} (set {FORMAT_ENV})")
+    level = level or os.environ.get(LEVEL_ENV, "INFO")
+    if isinstance(level, str):
+        level = logging.getLevelName(level.upper())
+        if not isinstance(level, int):
+            raise ValueError(f"unknown log level {level!r} (use DEBUG, INFO, WARNING or ERROR)")
+    if global_rank() != 0:
+        level = max(level, logging.WARNING)
+
+    handler = _make_handler(fmt, stream or sys.stderr)
+    setattr(handler, _OURS, True)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        is_console = type(old) is logging.StreamHandler or getattr(old, _OURS, False)
+        if is_console or type(old).__name__ == "RichHandler":
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
+def _make_handler(fmt: LogFormat, stream) -> logging.Handler:
+    if fmt == "json":
+        handler: logging.Handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonFormatter())
+    elif fmt == "plain":
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=Console(file=stream), rich_tracebacks=True, show_path=False)
+    return handler

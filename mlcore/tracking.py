@@ -1,0 +1,71 @@
+"""Experiment tracking around Lightning's loggers: the resolved config in, a readable summary out.
+
+MLflow is reached through Lightning's own `MLFlowLogger`; nothing here imports mlflow unless an
+MLflow logger is in use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import Logger
+
+log = logging.getLogger(__name__)
+
+CONFIG_ARTIFACT = "config/config.yaml"
+
+
+def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
+    """Record the fully resolved run config with every logger.
+
+    Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow run
+    also gets the whole YAML as the artifact `config/config.yaml`, so a run can be replayed exactly.
+    """
+    if not loggers:
+        return
+    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    assert isinstance(resolved, dict)
+    params = {key: value for key, value in resolved.items() if key != "hydra"}
+    for logger in loggers:
+        logger.log_hyperparams(params)
+        if _is_mlflow(logger):
+            text = OmegaConf.to_yaml(OmegaConf.create(params))
+            logger.experiment.log_text(logger.run_id, text, CONFIG_ARTIFACT)
+
+
+def report(trainer: Trainer, metrics: Mapping[str, float]) -> str:
+    """Log and return where this run's results live and its final metrics."""
+    lines = [f"{name} = {value:.4f}" for name, value in sorted(metrics.items())]
+    for logger in trainer.loggers:
+        lines.append(describe_logger(logger))
+    text = "\n".join(lines)
+    log.info("Run finished:\n%s", text)
+    return text
+
+
+def describe_logger(logger: Logger) -> str:
+    """One line that says where a logger wrote, and for MLflow how to look at the run."""
+    if _is_mlflow(logger):
+        uri = logger._tracking_uri or _default_tracking_uri()
+        return (
+            f"MLflow run {logger.run_id} (experiment '{logger._experiment_name}') in {uri}; "
+            f"browse it with: mlflow ui --backend-store-uri {uri}"
+        )
+    where = getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None)
+    return f"{type(logger).__name__} wrote to {where}"
+
+
+def _is_mlflow(logger: Any) -> bool:
+    return type(logger).__name__ == "MLFlowLogger"
+
+
+def _default_tracking_uri() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()

@@ -1,0 +1,101 @@
+"""The wiring every Lightning + Hydra repo repeats: callbacks, loggers and optimizers from config.
+
+Everything here takes plain Hydra/OmegaConf config and returns real Lightning objects, so a
+project's `train.py` reads as the science it runs, not the plumbing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    import torch
+    from lightning.pytorch import Callback
+    from lightning.pytorch.loggers import Logger
+
+log = logging.getLogger(__name__)
+
+# Callbacks that Lightning refuses to run without a logger to write to.
+_NEEDS_LOGGER = ("LearningRateMonitor",)
+
+
+def instantiate_callbacks(cfg: Mapping[str, Any] | None, *, has_logger: bool = True) -> list[Callback]:
+    """Build one callback per config entry that has a `_target_`.
+
+    Entries set to null (`callbacks.early_stopping=null`) are how a user switches one off. With
+    no logger, callbacks that need one are left out with a message instead of failing mid-run.
+    """
+    callbacks = []
+    for name, spec in _entries(cfg, "callbacks"):
+        if not has_logger and str(spec["_target_"]).rsplit(".", 1)[-1] in _NEEDS_LOGGER:
+            log.info("Callback %r skipped: it needs a logger and logger=none", name)
+            continue
+        callbacks.append(instantiate(spec))
+    return callbacks
+
+
+def instantiate_loggers(cfg: Mapping[str, Any] | None) -> list[Logger]:
+    """Build one Lightning logger per config entry that has a `_target_` (none for `logger=none`)."""
+    return [instantiate(spec) for _, spec in _entries(cfg, "logger")]
+
+
+def _entries(cfg: Mapping[str, Any] | None, group: str) -> Iterable[tuple[str, Any]]:
+    if not cfg:
+        return []
+    if not isinstance(cfg, Mapping | DictConfig):
+        raise TypeError(f"`{group}` config must be a mapping of name -> spec, got {type(cfg).__name__}")
+    entries = []
+    for name, spec in cfg.items():
+        if spec is None:
+            continue
+        if not isinstance(spec, Mapping | DictConfig) or "_target_" not in spec:
+            raise ValueError(
+                f"`{group}.{name}` has no `_target_`: give it one (a class path such as "
+                f"lightning.pytorch.callbacks.EarlyStopping) or set it to null to turn it off"
+            )
+        entries.append((name, spec))
+    return entries
+
+
+def configure_optimizers(
+    params: Iterable[torch.nn.Parameter],
+    optimizer: Mapping[str, Any],
+    scheduler: Mapping[str, Any] | None = None,
+    *,
+    monitor: str = "val/loss",
+    interval: str = "epoch",
+) -> dict[str, Any]:
+    """Return what `LightningModule.configure_optimizers` returns, built from two `_target_` specs.
+
+    Keeping the specs as plain dicts in the module's hyperparameters (not built objects) is what
+    lets its checkpoints load under torch's default `weights_only=True`.
+    """
+    opt = instantiate(_plain(optimizer), params=params)
+    if not scheduler:
+        return {"optimizer": opt}
+    sched = instantiate(_plain(scheduler), optimizer=opt)
+    return {
+        "optimizer": opt,
+        "lr_scheduler": {"scheduler": sched, "monitor": monitor, "interval": interval},
+    }
+
+
+def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(spec, DictConfig):
+        return OmegaConf.to_container(spec, resolve=True)  # type: ignore[return-value]
+    return dict(spec)
+
+
+def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Lightning's `callback_metrics` (tensors) as plain floats, for return values and reports."""
+    return {name: float(value) for name, value in metrics.items() if _is_scalar(value)}
+
+
+def _is_scalar(value: Any) -> bool:
+    numel = getattr(value, "numel", None)
+    return isinstance(value, int | float) or (numel is not None and numel() == 1)
