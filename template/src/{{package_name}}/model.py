@@ -15,6 +15,8 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+Batch = tuple[torch.Tensor, torch.Tensor]  # (features, labels)
+
 
 class DigitsClassifier(L.LightningModule):
     """MLP classifier with accuracy tracked per split and the best validation accuracy so far."""
@@ -51,7 +53,7 @@ class DigitsClassifier(L.LightningModule):
         # Sanity-check validation runs before training; don't let it count as the best so far.
         self.val_acc_best.reset()
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
@@ -62,7 +64,7 @@ class DigitsClassifier(L.LightningModule):
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.log("val/loss", self.loss(logits, y), prog_bar=True)
@@ -73,7 +75,7 @@ class DigitsClassifier(L.LightningModule):
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.log("test/loss", self.loss(logits, y))
