@@ -20,6 +20,9 @@ LEVEL_ENV = "MLCORE_LOG_LEVEL"
 # The same variables, in the same order, that Lightning reads to find a process's global rank.
 _RANK_ENVS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 _OURS = "_mlcore_handler"
+# Libraries that attach a console handler of their own when imported; their records are routed
+# through ours instead, so each message appears once and in the chosen format.
+LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 
 
 def global_rank() -> int:
@@ -54,11 +57,14 @@ def setup_logging(
 ) -> logging.Handler:
     """Replace the root logger's console handler with ours and return it.
 
-    `fmt` and `level` default to `MLCORE_LOG_FORMAT` (rich, json or plain; rich by default) and
-    `MLCORE_LOG_LEVEL` (INFO). File handlers, such as the one Hydra adds for each run, are kept.
-    Calling it again replaces the handler rather than adding a second one.
+    `fmt` and `level` default to `MLCORE_LOG_FORMAT` (rich, json or plain) and `MLCORE_LOG_LEVEL`
+    (INFO); without a format, a terminal gets rich and anything else (CI logs, files) plain lines.
+    File handlers, such as the one Hydra adds for each run, are kept.
+    Calling it again replaces the handler rather than adding a second one. Call it after importing
+    Lightning: importing it adds a console handler of its own, which this removes.
     """
-    fmt = fmt or os.environ.get(FORMAT_ENV, "rich")  # type: ignore[assignment]
+    stream = stream or sys.stderr
+    fmt = fmt or os.environ.get(FORMAT_ENV) or ("rich" if _is_terminal(stream) else "plain")
     if fmt not in ("rich", "json", "plain"):
         raise ValueError(f"log format must be rich, json or plain, not {fmt!r} (set {FORMAT_ENV})")
     level = level or os.environ.get(LEVEL_ENV, "INFO")
@@ -69,7 +75,7 @@ def setup_logging(
     if global_rank() != 0:
         level = max(level, logging.WARNING)
 
-    handler = _make_handler(fmt, stream or sys.stderr)
+    handler = _make_handler(fmt, stream)
     setattr(handler, _OURS, True)
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -78,7 +84,18 @@ def setup_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in LIBRARY_LOGGERS:
+        if name in sys.modules:
+            library = logging.getLogger(name)
+            for old in list(library.handlers):
+                library.removeHandler(old)
+            library.propagate = True
     return handler
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _make_handler(fmt: LogFormat, stream) -> logging.Handler:

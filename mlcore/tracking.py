@@ -24,8 +24,8 @@ CONFIG_ARTIFACT = "config/config.yaml"
 def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
     """Record the fully resolved run config with every logger.
 
-    Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow run
-    also gets the whole YAML as the artifact `config/config.yaml`, so a run can be replayed exactly.
+    Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow
+    run also gets the whole YAML as the artifact `config/config.yaml`, to replay the run exactly.
     """
     if not loggers:
         return
@@ -39,26 +39,27 @@ def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
             logger.experiment.log_text(logger.run_id, text, CONFIG_ARTIFACT)
 
 
-def report(trainer: Trainer, metrics: Mapping[str, float]) -> str:
-    """Log and return where this run's results live and its final metrics."""
+def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
+    """Log, one line each, the run's final metrics and where every logger wrote them."""
     lines = [f"{name} = {value:.4f}" for name, value in sorted(metrics.items())]
     for logger in trainer.loggers:
-        lines.append(describe_logger(logger))
-    text = "\n".join(lines)
-    log.info("Run finished:\n%s", text)
-    return text
+        lines += describe_logger(logger)
+    for line in lines:
+        log.info("%s", line)
+    return lines
 
 
-def describe_logger(logger: Logger) -> str:
-    """One line that says where a logger wrote, and for MLflow how to look at the run."""
+def describe_logger(logger: Logger) -> list[str]:
+    """Where a logger wrote, and for MLflow the run and the command that shows it."""
     if _is_mlflow(logger):
         uri = logger._tracking_uri or _default_tracking_uri()
-        return (
-            f"MLflow run {logger.run_id} (experiment '{logger._experiment_name}') in {uri}; "
-            f"browse it with: mlflow ui --backend-store-uri {uri}"
-        )
+        return [
+            f"MLflow run {logger.run_id} in experiment '{logger._experiment_name}'",
+            f"MLflow tracking store: {uri}",
+            f"Browse it: mlflow ui --backend-store-uri {uri}",
+        ]
     where = getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None)
-    return f"{type(logger).__name__} wrote to {where}"
+    return [f"{type(logger).__name__} wrote to {where}"]
 
 
 def _is_mlflow(logger: Any) -> bool:

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 _NEEDS_LOGGER = ("LearningRateMonitor",)
 
 
-def instantiate_callbacks(cfg: Mapping[str, Any] | None, *, has_logger: bool = True) -> list[Callback]:
+def instantiate_callbacks(
+    cfg: Mapping[str, Any] | None, *, has_logger: bool = True
+) -> list[Callback]:
     """Build one callback per config entry that has a `_target_`.
 
     Entries set to null (`callbacks.early_stopping=null`) are how a user switches one off. With
@@ -40,7 +42,7 @@ def instantiate_callbacks(cfg: Mapping[str, Any] | None, *, has_logger: bool = T
 
 
 def instantiate_loggers(cfg: Mapping[str, Any] | None) -> list[Logger]:
-    """Build one Lightning logger per config entry that has a `_target_` (none for `logger=none`)."""
+    """Build one Lightning logger per config entry with a `_target_` (none for `logger=none`)."""
     return [instantiate(spec) for _, spec in _entries(cfg, "logger")]
 
 
@@ -48,7 +50,8 @@ def _entries(cfg: Mapping[str, Any] | None, group: str) -> Iterable[tuple[str, A
     if not cfg:
         return []
     if not isinstance(cfg, Mapping | DictConfig):
-        raise TypeError(f"`{group}` config must be a mapping of name -> spec, got {type(cfg).__name__}")
+        kind = type(cfg).__name__
+        raise TypeError(f"`{group}` config must be a mapping of name -> spec, got {kind}")
     entries = []
     for name, spec in cfg.items():
         if spec is None:
