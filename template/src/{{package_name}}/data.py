@@ -9,19 +9,19 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 
 def load_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Features scaled to [0, 1] (8x8 images, flattened) and integer class labels."""
+    """Pixel intensities (8x8 images, flattened, 0 to 16) and integer class labels."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    return digits.data.astype(np.float32) / 16.0, digits.target.astype(np.int64)
+    return digits.data.astype(np.float32), digits.target.astype(np.int64)
 
 
 class DigitsDataModule(L.LightningDataModule):
-    """Seeded train/val/test splits of the digits, served as mini-batches."""
+    """Seeded train/val/test splits of the digits, standardized, served as mini-batches."""
 
     num_features = 64
     num_classes = 10
@@ -47,6 +47,7 @@ class DigitsDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
+        self.indices: dict[str, torch.Tensor] = {}
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -55,13 +56,20 @@ class DigitsDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         features, labels = load_arrays()
-        dataset = TensorDataset(torch.from_numpy(features), torch.from_numpy(labels))
-        n_val = round(len(dataset) * self.val_fraction)
-        n_test = round(len(dataset) * self.test_fraction)
-        sizes = [len(dataset) - n_val - n_test, n_val, n_test]
+        x, y = torch.from_numpy(features), torch.from_numpy(labels)
+        n_val = round(len(y) * self.val_fraction)
+        n_test = round(len(y) * self.test_fraction)
+        sizes = [len(y) - n_val - n_test, n_val, n_test]
         # A fixed generator makes the split identical on every machine and every run.
-        generator = torch.Generator().manual_seed(self.seed)
-        self.train_set, self.val_set, self.test_set = random_split(dataset, sizes, generator)
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))
+        self.indices = dict(zip(("train", "val", "test"), order.split(sizes), strict=True))
+        # Standardize with training statistics only, so nothing leaks from val/test into training.
+        train_x = x[self.indices["train"]]
+        mean, std = train_x.mean(0), train_x.std(0)
+        x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
+        self.train_set, self.val_set, self.test_set = (
+            TensorDataset(x[index], y[index]) for index in self.indices.values()
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
