@@ -50,14 +50,17 @@ def render_help(task: Callable[..., Any], config_dir: Path, config_name: str) ->
     module = sys.modules.get(task.__module__)
     summary = (inspect.getdoc(module) or "").split("\n\n")[0] if module else ""
     spec = getattr(module, "__spec__", None)
-    command = spec.name if spec else task.__module__  # the real name under `python -m`
+    if spec is not None:  # `python -m package.module`: the module's real name, not __main__
+        command = f"python -m {spec.name}"
+    else:  # `python path/to/script.py`
+        command = f"python {Path(inspect.getfile(task)).name}"
     groups = config_groups(config_dir)
     width = max((len(group) for group in groups), default=0)
-    primary = config_dir / f"{config_name}.yaml"
+    primary = config_dir / f"{config_name.removesuffix('.yaml')}.yaml"
     lines = [
         summary,
         "",
-        f"Usage: python -m {command} [group=option ...] [key=value ...] [-m]",
+        f"Usage: {command} [group=option ...] [key=value ...] [-m]",
         "",
         f"Config groups (choose with group=option; files in {config_dir}/<group>/):",
         *(f"  {group:<{width}}  {', '.join(options)}" for group, options in groups.items()),
@@ -71,10 +74,13 @@ def render_help(task: Callable[..., Any], config_dir: Path, config_name: str) ->
 
 
 def config_groups(config_dir: Path) -> dict[str, list[str]]:
-    """Each config group under config_dir (nested ones as a/b) with its options, sorted."""
+    """Each config group under config_dir (nested ones as a/b) with its options, sorted.
+
+    Hydra's own groups (`hydra/...`) are left out: they configure Hydra, not the run.
+    """
     groups: dict[str, list[str]] = {}
-    for option in sorted(config_dir.rglob("*.yaml")):
+    for option in config_dir.rglob("*.yaml"):
         group = option.parent.relative_to(config_dir).as_posix()
-        if group != "." and not group.startswith("hydra"):
+        if group != "." and group.split("/")[0] != "hydra":
             groups.setdefault(group, []).append(option.stem)
-    return groups
+    return {group: sorted(groups[group]) for group in sorted(groups)}

@@ -64,18 +64,17 @@ def setup_logging(
     Lightning: importing it adds a console handler of its own, which this removes.
     """
     stream = stream or sys.stderr
-    fmt = fmt or os.environ.get(FORMAT_ENV) or ("rich" if _is_terminal(stream) else "plain")
+    fmt = fmt or _from_env(FORMAT_ENV) or ("rich" if _is_terminal(stream) else "plain")
     if fmt not in ("rich", "json", "plain"):
         raise ValueError(f"log format must be rich, json or plain, not {fmt!r} (set {FORMAT_ENV})")
-    level = level or os.environ.get(LEVEL_ENV, "INFO")
-    if isinstance(level, str):
-        level = logging.getLevelName(level.upper())
-        if not isinstance(level, int):
-            raise ValueError(f"unknown log level {level!r} (use DEBUG, INFO, WARNING or ERROR)")
+    level = _resolve_level(level)
     if global_rank() != 0:
         level = max(level, logging.WARNING)
 
     handler = _make_handler(fmt, stream)
+    # The level sits on the handler too: records of loggers with a level of their own (Lightning
+    # sets INFO on its loggers) skip the root logger's level on their way to its handlers.
+    handler.setLevel(level)
     setattr(handler, _OURS, True)
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -91,6 +90,23 @@ def setup_logging(
                 library.removeHandler(old)
             library.propagate = True
     return handler
+
+
+def _from_env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip().lower()
+    return value or None
+
+
+def _resolve_level(level: int | str | None) -> int:
+    """A numeric level from an int, a name, or MLCORE_LOG_LEVEL; a clear error for anything else."""
+    source = f" (from {LEVEL_ENV})" if level is None and os.environ.get(LEVEL_ENV) else ""
+    given = level if level is not None else os.environ.get(LEVEL_ENV, "INFO")
+    if isinstance(given, int):
+        return given
+    number = logging.getLevelName(given.strip().upper())
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level {given!r}{source}: use DEBUG, INFO, WARNING or ERROR")
+    return number
 
 
 def _is_terminal(stream) -> bool:
