@@ -22,12 +22,18 @@ SHARED_ENV = [f"PYTHON={sys.executable}", "PIP_INSTALL_ARGS=--no-deps --no-build
 Render = Callable[..., Path]
 
 
-def render(destination: Path, answers: Mapping[str, Any] = (), **options: Any) -> Path:
-    """`copier copy --defaults` of this checkout's HEAD (uncommitted changes included)."""
+def render(
+    destination: Path, answers: Mapping[str, Any] = (), local_mlcore: bool = True, **options: Any
+) -> Path:
+    """`copier copy --defaults` of this checkout's HEAD (uncommitted changes included).
+
+    With local_mlcore, mlcore's source is this checkout; otherwise the answers decide (the default
+    is the release URL, which `make setup` never fetches here: it installs with --no-deps).
+    """
     run_copy(
         str(options.pop("src", REPO)),
         destination,
-        data={**LOCAL_MLCORE, **dict(answers)},
+        data={**(LOCAL_MLCORE if local_mlcore else {}), **dict(answers)},
         defaults=True,
         vcs_ref=options.pop("vcs_ref", "HEAD"),
         quiet=True,
@@ -57,8 +63,8 @@ def installed_project(tmp_path: Path) -> Iterator[Callable[[Mapping[str, Any]], 
     """Render a project, then `make setup` it into the shared environment; uninstall afterwards."""
     installed: list[str] = []
 
-    def build(answers: Mapping[str, Any]) -> Path:
-        project = render(tmp_path / "project", answers)
+    def build(answers: Mapping[str, Any], local_mlcore: bool = True) -> Path:
+        project = render(tmp_path / "project", answers, local_mlcore)
         make(project, "setup")
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
         installed.append(answers["project_slug"])

@@ -16,9 +16,10 @@ from tests.template.conftest import example_answers, make
 
 pytestmark = [pytest.mark.slow]
 
+# `copier copy --defaults` exactly (mlcore from the release URL), and the documented example.
 VARIANTS = {
-    "defaults": {},
-    "example": example_answers("digits-classifier"),
+    "defaults": ({}, False),
+    "example": (example_answers("digits-classifier"), True),
 }
 
 
@@ -35,7 +36,7 @@ def finished_runs(project: Path, experiment: str, task: str) -> list:
 def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     variant: str, installed_project
 ) -> None:
-    project = installed_project(VARIANTS[variant])
+    project = installed_project(*VARIANTS[variant])
     slug = re.search(r'^name = "(.+)"', (project / "pyproject.toml").read_text(), re.M).group(1)
 
     assert (project / ".git" / "hooks" / "pre-commit").is_file(), "make setup installs the hook"
