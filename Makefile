@@ -26,7 +26,7 @@ example: ## Scaffold examples/$(EXAMPLE).yml from this checkout and train it (em
 		PIP_INSTALL_ARGS="--no-deps --no-build-isolation"
 
 test: ## Run every test: mlcore units, then render, install, lint and train generated repos
-	$(PYTHON) -m pytest -n 2 --dist loadgroup
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 test-fast: ## Only the quick tests (no generated-project training)
 	$(PYTHON) -m pytest -m "not slow"

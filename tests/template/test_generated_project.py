@@ -1,7 +1,8 @@
 """Generated repos, end to end: set up, lint, test, train, evaluate, as a user and CI would.
 
 Each runs in the one shared environment (no reinstall of torch or any dependency), through the
-generated Makefile, the same targets its GitHub workflow calls.
+generated Makefile, the same targets its GitHub workflow calls. `make test` distributes tests by
+file, so these run one after the other: side by side, two training runs on 2 cores took longer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ def finished_runs(project: Path, experiment: str, task: str) -> list:
     return [run for run in runs if run.info.status == "FINISHED"]
 
 
-@pytest.mark.xdist_group("generated-projects")  # serial: in parallel, 2 cores thrash
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     variant: str, installed_project
