@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -52,7 +53,7 @@ def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
 def describe_logger(logger: Logger) -> list[str]:
     """Where a logger wrote, and for MLflow the run and the command that shows it."""
     if _is_mlflow(logger):
-        uri = logger._tracking_uri or _default_tracking_uri()
+        uri = _absolute_sqlite(logger._tracking_uri or _default_tracking_uri())
         return [
             f"MLflow run {logger.run_id} in experiment '{logger._experiment_name}'",
             f"MLflow tracking store: {uri}",
@@ -60,6 +61,14 @@ def describe_logger(logger: Logger) -> list[str]:
         ]
     where = getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None)
     return [f"{type(logger).__name__} wrote to {where}"]
+
+
+def _absolute_sqlite(uri: str) -> str:
+    """`sqlite:///./mlflow.db` as `sqlite:////abs/path/mlflow.db`, usable from any directory."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
 
 
 def _is_mlflow(logger: Any) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from importlib import metadata
 from typing import Any
 
 import pytest
@@ -58,18 +60,36 @@ def render_to(tmp_path: Path) -> Render:
     return lambda answers=(), name="project", **options: render(tmp_path / name, answers, **options)
 
 
+def editable_location(distribution: str) -> str | None:
+    """Where an editable install of the distribution points, if one is installed."""
+    try:
+        direct_url = metadata.distribution(distribution).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    url = json.loads(direct_url or "{}").get("url", "")
+    return url.removeprefix("file://") or None
+
+
 @pytest.fixture
-def installed_project(tmp_path: Path) -> Iterator[Callable[[Mapping[str, Any]], Path]]:
-    """Render a project, then `make setup` it into the shared environment; uninstall afterwards."""
-    installed: list[str] = []
+def installed_project(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Render a project and `make setup` it into the shared environment.
+
+    Afterwards the environment is as before: the project is uninstalled, or, where a project of
+    the same name was installed (the README's `make example`), that one is installed again.
+    """
+    installed: dict[str, str | None] = {}
 
     def build(answers: Mapping[str, Any], local_mlcore: bool = True) -> Path:
         project = render(tmp_path / "project", answers, local_mlcore)
+        slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+        installed[slug] = editable_location(slug)
         make(project, "setup")
-        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-        installed.append(answers["project_slug"])
         return project
 
     yield build
-    for slug in installed:
-        run([sys.executable, "-m", "pip", "uninstall", "--yes", "--quiet", slug], cwd=tmp_path)
+    pip = [sys.executable, "-m", "pip", "--quiet"]
+    for slug, previous in installed.items():
+        if previous and Path(previous).is_dir():
+            run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", previous], tmp_path)
+        else:
+            run([*pip, "uninstall", "--yes", slug], cwd=tmp_path)

@@ -43,6 +43,9 @@ def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     make(project, "lint")
     tests = make(project, "test")
     assert re.search(r"\d+ passed", tests) and " failed" not in tests
+    if variant == "example":  # the slow tests once: target accuracy, a real Optuna search
+        slow = make(project, "test-slow")
+        assert re.search(r"\b2 passed", slow) and " failed" not in slow
 
     trained = make(project, "train")
     assert "MLflow tracking store: sqlite:///" in trained
