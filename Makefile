@@ -5,6 +5,8 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 # The CPU build of torch that this kit is tested with; install it first so nothing pulls a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# Where torch comes from when set, e.g. https://download.pytorch.org/whl/cpu on CI runners.
+TORCH_INDEX ?=
 EXAMPLE ?= digits-classifier
 EXAMPLE_DIR ?= build/examples/$(EXAMPLE)
 
@@ -17,7 +19,7 @@ help: ## List the targets
 setup: ## Create .venv with CPU torch, mlcore (editable) and the dev tools
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PYTHON) -m pip install --quiet -e ".[dev]"
 
 example: ## Scaffold examples/$(EXAMPLE).yml from this checkout and train it (embedded MLflow)

@@ -1,0 +1,287 @@
+"""The GitHub side of the standard: workflows and dependabot, validated offline.
+
+Each generated `.github/` file (and this repository's own workflow) is checked against the
+schemas check-jsonschema vendors (`vendor.github-workflows`, `vendor.dependabot`), audited by
+zizmor offline with its strictest persona, and read as YAML: actions pinned by commit SHA, read-only
+permissions, and every `run:` step a target of the rendered Makefile, so CI runs exactly the
+steps the generated-project tests run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.template.conftest import render
+
+BIN = Path(sys.executable).parent
+ZIZMOR = BIN / "zizmor"
+CHECK_JSONSCHEMA = BIN / "check-jsonschema"
+# Every finding zizmor can make without the network, none filtered or ignored: any finding, any
+# schema or syntax error fails (zizmor exits 10-14 on findings, 1-3 on errors).
+ZIZMOR_FLAGS = [
+    "--offline", "--persona=pedantic", "--min-severity=informational", "--min-confidence=low",
+    "--no-config", "--no-ignores", "--strict-collection", "--format=json", "--quiet",
+]  # fmt: skip
+
+INDEX = "https://pypi.internal.example.com/simple"
+ANSWER_SETS = {
+    "defaults": ({}, True),
+    "py312": ({"project_name": "Churn Model", "python_version": "3.12", "use_gpu": True}, True),
+    "py313-index": (
+        {"python_version": "3.13", "mlcore_source": "index", "mlcore_index_url": INDEX,
+         "license": "Proprietary", "deploy_target": "none"},
+        False,
+    ),
+}  # fmt: skip
+
+OWN_WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# `uses: owner/action@<sha> # vX.Y.Z`: the version a reader (and dependabot) sees next to the SHA.
+USES_LINE = re.compile(r"^\s*(?:-\s*)?uses:\s*(\S+)\s*(?:#\s*(\S+))?\s*$")
+MAKE_TARGET = re.compile(r"^([A-Za-z0-9][\w.-]*):(?!=)", re.MULTILINE)
+TRIVIAL_COMMANDS = {"echo", "true", ":"}
+TORCH_CPU = "https://download.pytorch.org/whl/cpu"
+EXPECTED_JOBS = {"lint": ["setup", "lint", "precommit"], "test": ["setup", "test"],
+                 "smoke": ["setup", "smoke"]}  # fmt: skip
+
+
+def tool(path: Path) -> str:
+    if not path.is_file():
+        pytest.fail(f"{path.name} is not installed: `pip install -e '.[dev]'` installs it")
+    return str(path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The `on:` mapping (PyYAML reads the bare key `on` as the boolean True)."""
+    return workflow.get("on", workflow.get(True))
+
+
+def steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield name, step
+
+
+def run_lines(step: dict[str, Any]) -> list[str]:
+    lines = [line.strip() for line in str(step.get("run", "")).splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def makefile_targets(makefile: Path) -> set[str]:
+    return set(MAKE_TARGET.findall(makefile.read_text()))
+
+
+def make_targets_called(line: str) -> list[str]:
+    """The targets of a `make ...` command line (variables and options left out)."""
+    words = shlex.split(line)
+    assert words[0] == "make", line
+    return [word for word in words[1:] if "=" not in word and not word.startswith("-")]
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    command = [tool(ZIZMOR), *ZIZMOR_FLAGS, *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    command = [tool(CHECK_JSONSCHEMA), "--builtin-schema", schema, *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module", params=sorted(ANSWER_SETS))
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    answers, local_mlcore = ANSWER_SETS[request.param]
+    return render(tmp_path_factory.mktemp(request.param) / "project", answers, local_mlcore)
+
+
+def generated_workflows(project: Path) -> list[Path]:
+    workflows = sorted((project / ".github" / "workflows").glob("*.y*ml"))
+    assert workflows, "the template ships no workflow"
+    return workflows
+
+
+def answers_of(project: Path) -> dict[str, Any]:
+    return load(project / ".copier-answers.yml")
+
+
+# --- schemas and zizmor ---------------------------------------------------------------------
+
+
+def test_generated_workflows_match_the_github_schema(project: Path) -> None:
+    result = check_jsonschema("vendor.github-workflows", *generated_workflows(project))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_dependabot_matches_its_schema(project: Path) -> None:
+    result = check_jsonschema("vendor.dependabot", project / ".github" / "dependabot.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing_in_generated_github_files(project: Path) -> None:
+    result = zizmor(*generated_workflows(project), project / ".github" / "dependabot.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_own_workflow_matches_the_schema_and_zizmor_finds_nothing() -> None:
+    schema = check_jsonschema("vendor.github-workflows", OWN_WORKFLOW)
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    audit = zizmor(OWN_WORKFLOW)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert json.loads(audit.stdout) == []
+
+
+def test_the_checks_catch_a_bad_workflow_and_a_bad_dependabot(tmp_path: Path) -> None:
+    """The flags above leave the exit codes meaningful: a known-bad file fails both tools."""
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: pull_request_target\n"
+        "jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    audit = zizmor(bad)
+    assert audit.returncode >= 10, audit.stdout + audit.stderr
+    found = {finding["ident"] for finding in json.loads(audit.stdout)}
+    assert {"unpinned-uses", "template-injection", "artipacked"} <= found
+    dependabot = tmp_path / "dependabot.yml"
+    dependabot.write_text("version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n")
+    assert check_jsonschema("vendor.dependabot", dependabot).returncode != 0  # no schedule
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def assert_secure(workflow_path: Path) -> dict[str, Any]:
+    """Rules every workflow follows, generated or our own; returns the parsed workflow."""
+    workflow = load(workflow_path)
+    assert workflow["permissions"] == {"contents": "read"}, "top-level permissions: contents: read"
+    for name, job in workflow["jobs"].items():
+        assert "permissions" not in job or job["permissions"] == {"contents": "read"}, name
+        assert isinstance(job.get("timeout-minutes"), int), f"job {name} has no timeout-minutes"
+    assert workflow["concurrency"]["group"] == "${{ github.workflow }}-${{ github.ref }}"
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    on = triggers(workflow)
+    assert on["push"] == {"branches": ["main"]}
+    assert "pull_request" in on and "workflow_dispatch" in on
+    for name, step in steps(workflow):
+        uses = step.get("uses")
+        if uses:
+            assert SHA_PIN.match(uses), f"{name}: `{uses}` is not pinned to a commit SHA"
+        if str(uses).startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False, f"{name}: checkout keeps creds"
+    for line in workflow_path.read_text().splitlines():
+        match = USES_LINE.match(line)
+        if match:
+            assert match[2] and re.match(r"^v\d+(\.\d+)*$", match[2]), f"no version: {line}"
+    return workflow
+
+
+def test_generated_workflow_is_secure_and_calls_only_make_targets(project: Path) -> None:
+    targets = makefile_targets(project / "Makefile")
+    for workflow_path in generated_workflows(project):
+        workflow = assert_secure(workflow_path)
+        for name, step in steps(workflow):
+            for line in run_lines(step):
+                command = shlex.split(line)[0]
+                if command == "make":
+                    missing = set(make_targets_called(line)) - targets
+                    assert not missing, f"{name}: `{line}` calls targets not in the Makefile"
+                else:
+                    assert command in TRIVIAL_COMMANDS, f"{name}: `{line}` is not a make target"
+
+
+def test_generated_ci_runs_the_standard_jobs(project: Path) -> None:
+    answers = answers_of(project)
+    workflow = load(project / ".github" / "workflows" / "ci.yml")
+    assert workflow["env"]["TORCH_INDEX"] == TORCH_CPU
+    called = {
+        name: [t for step in job["steps"] for line in run_lines(step)
+               for t in make_targets_called(line)]
+        for name, job in workflow["jobs"].items()
+    }  # fmt: skip
+    assert called == EXPECTED_JOBS
+    for name, step in steps(workflow):
+        uses = step.get("uses", "")
+        if uses.startswith("actions/setup-python@"):
+            assert step["with"]["python-version"] == answers["python_version"], name
+            assert step["with"]["cache"] == "pip"
+            assert set(step["with"]["cache-dependency-path"].split()) == {
+                "pyproject.toml", "requirements-lock.txt"}  # fmt: skip
+        if uses.startswith("actions/cache@"):
+            assert step["with"]["path"] == "~/.cache/pre-commit"
+            assert "hashFiles('.pre-commit-config.yaml')" in step["with"]["key"]
+    lint = workflow["jobs"]["lint"]["steps"]
+    cached = any(step.get("uses", "").startswith("actions/cache@") for step in lint)
+    assert cached, "the lint job caches pre-commit's environments"
+
+
+def test_generated_dependabot_updates_pip_and_actions_weekly(project: Path) -> None:
+    config = load(project / ".github" / "dependabot.yml")
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"pip", "github-actions"}
+    for update in updates.values():
+        assert update["directory"] == "/"
+        assert update["schedule"]["interval"] == "weekly"
+        assert 0 < update["open-pull-requests-limit"] <= 10
+        assert update["commit-message"]["prefix"]
+    groups = updates["pip"]["groups"].values()
+    assert any(set(group.get("update-types", [])) == {"minor", "patch"} for group in groups)
+
+
+def test_readme_documents_ci(project: Path) -> None:
+    readme = (project / "README.md").read_text()
+    assert "## CI" in readme
+    assert "`.github/workflows/ci.yml`" in readme and "`.github/dependabot.yml`" in readme
+
+
+def test_generated_workflow_and_own_workflow_pin_the_same_versions(project: Path) -> None:
+    def pins(workflow: dict[str, Any]) -> dict[str, str]:
+        return dict(step["uses"].split("@") for _, step in steps(workflow) if "uses" in step)
+
+    own = pins(load(OWN_WORKFLOW))
+    generated = pins(load(project / ".github" / "workflows" / "ci.yml"))
+    assert {action: own[action] for action in own if action in generated} == {
+        action: generated[action] for action in own if action in generated
+    }
+
+
+def test_own_workflow_runs_ci_run() -> None:
+    workflow = assert_secure(OWN_WORKFLOW)
+    [(name, job)] = workflow["jobs"].items()
+    assert job["runs-on"].startswith("ubuntu-"), name
+    assert job["timeout-minutes"] == 60
+    env = {**workflow.get("env", {}), **job.get("env", {})}
+    assert env["CI"] == "true" and env["TORCH_INDEX"] == TORCH_CPU
+    commands = [line for step in job["steps"] for line in run_lines(step)]
+    assert commands == ["bash .ci/run"]
+    pythons = [
+        step["with"]["python-version"]
+        for step in job["steps"]
+        if step.get("uses", "").startswith("actions/setup-python@")
+    ]
+    assert pythons == ["3.11"]
+
+
+def test_ci_run_calls_only_targets_of_our_makefile() -> None:
+    targets = makefile_targets(REPO / "Makefile")
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    called = [t for line in lines if line.startswith("make ") for t in make_targets_called(line)]
+    assert called, ".ci/run calls no make target"
+    assert set(called) <= targets, set(called) - targets
