@@ -10,6 +10,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 # Packages whose versions decide whether a training run can be reproduced.
 KEY_PACKAGES = ("mlcore", "torch", "lightning", "torchmetrics", "hydra-core", "mlflow")
+# The pre-commit hooks (mlcore/hooks/): subcommand -> (module, one-line help). Each hook parses
+# its own options, so `mlcore check-configs --help` is the hook's help.
+HOOKS = {
+    "check-configs": (
+        "mlcore.hooks.check_configs",
+        "check that every Hydra config composes, once per option of every group",
+    ),
+    "check-config-safety": (
+        "mlcore.hooks.check_config_safety",
+        "check YAML configs for credentials and absolute local paths",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,12 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the mlcore version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("info", help="print Python, platform and key package versions")
+    for name, (_, summary) in HOOKS.items():
+        commands.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in HOOKS:
+        return _run_hook(args_list[0], args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if args.version:
         print(_installed("mlcore"))
         return 0
@@ -33,6 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _info()
     parser.print_help()
     return 0
+
+
+def _run_hook(name: str, argv: list[str]) -> int:
+    """Run a hook; its module (and Hydra with it) is imported only now."""
+    import importlib
+
+    module = importlib.import_module(HOOKS[name][0])
+    return int(module.main(argv, prog=f"mlcore {name}"))
 
 
 def _info() -> int:

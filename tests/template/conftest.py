@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -1,8 +1,9 @@
 """Generated repos, end to end: set up, lint, test, train, evaluate, as a user and CI would.
 
-Each runs in the one shared environment (no reinstall of torch or any dependency), through the
-generated Makefile, the same targets its GitHub workflow calls. `make test` distributes tests by
-file, so these run one after the other: side by side, two training runs on 2 cores took longer.
+Each variant that runs on this Python goes through its own Makefile, the targets its GitHub
+workflow calls, in the one shared environment (no reinstall of torch or any dependency).
+`make test` distributes tests by file, so these run one after the other: side by side, two
+training runs on 2 cores took longer.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.template.conftest import example_answers, make
+from tests.template.conftest import make
+from tests.template.test_matrix import changed_files, staged_repo
+from tests.template.variants import VARIANTS
 
 pytestmark = [pytest.mark.slow]
 
-# `copier copy --defaults` exactly (mlcore from the release URL), and the documented example.
-VARIANTS = {
-    "defaults": ({}, False),
-    "example": (example_answers("digits-classifier"), True),
-}
+RUNS_HERE = sorted(name for name, variant in VARIANTS.items() if variant.runs_here)
 
 
 def finished_runs(project: Path, experiment: str, task: str) -> list:
@@ -32,20 +31,35 @@ def finished_runs(project: Path, experiment: str, task: str) -> list:
     return [run for run in runs if run.info.status == "FINISHED"]
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def passed(output: str, count: str = r"\d+") -> bool:
+    return bool(re.search(rf"\b{count} passed", output)) and " failed" not in output
+
+
+@pytest.mark.parametrize("name", RUNS_HERE)
 def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
-    variant: str, installed_project
+    name: str, installed_project
 ) -> None:
-    project = installed_project(*VARIANTS[variant])
+    variant = VARIANTS[name]
+    project = installed_project(variant.answers, variant.local_mlcore)
     slug = re.search(r'^name = "(.+)"', (project / "pyproject.toml").read_text(), re.M).group(1)
 
     assert (project / ".git" / "hooks" / "pre-commit").is_file(), "make setup installs the hook"
     make(project, "lint")
-    tests = make(project, "test")
-    assert re.search(r"\d+ passed", tests) and " failed" not in tests
-    if variant == "example":  # the slow tests once: target accuracy, a real Optuna search
-        slow = make(project, "test-slow")
-        assert re.search(r"\b2 passed", slow) and " failed" not in slow
+    make(staged_repo(project), "precommit")
+    assert not changed_files(project), "a fresh repo must pass every hook with no file changed"
+    assert passed(make(project, "test"))
+
+    if name == "example":  # once: the slow tests, and a lock (uv resolves from PyPI)
+        assert passed(make(project, "test-slow"), count="2")
+        make(project, "lock")
+        lock = (project / "requirements-lock.txt").read_text()
+        assert re.search(r"^torch==2\.13\.0$", lock, re.M) and "mlcore" not in lock.lower()
+        assert "--constraint /tmp" not in lock, "the lock's header must not name a temp file"
+        make(project, "setup")  # installs within the lock
+
+    make(project, "smoke")
+    [smoke] = finished_runs(project, slug, "debug")
+    assert "test/acc" in smoke.data.metrics
 
     trained = make(project, "train")
     assert "MLflow tracking store: sqlite:///" in trained
