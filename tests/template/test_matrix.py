@@ -153,4 +153,5 @@ def staged_repo(project: Path) -> Path:
 
 
 def changed_files(project: Path) -> str:
-    return run(["git", "status", "--porcelain"], cwd=project).stdout
+    """Files changed since they were staged (what a hook that "fixed" something leaves)."""
+    return run(["git", "diff", "--name-only"], cwd=project).stdout
