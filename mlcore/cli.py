@@ -10,9 +10,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 # Packages whose versions decide whether a training run can be reproduced.
 KEY_PACKAGES = ("mlcore", "torch", "lightning", "torchmetrics", "hydra-core", "mlflow")
-# The pre-commit hooks (mlcore/hooks/): subcommand -> (module, one-line help). Each hook parses
-# its own options, so `mlcore check-configs --help` is the hook's help.
-HOOKS = {
+# Subcommand -> (module, one-line help). Each module exposes `main(argv, prog) -> int` and parses
+# its own options (`mlcore doctor --help` is the doctor's help); it is imported only when its
+# command runs, so `mlcore --help` imports none of them (nor Hydra, nor Copier).
+COMMANDS = {
+    # The pre-commit hooks (mlcore/hooks/).
     "check-configs": (
         "mlcore.hooks.check_configs",
         "check that every Hydra config composes, once per option of every group",
@@ -20,6 +22,15 @@ HOOKS = {
     "check-config-safety": (
         "mlcore.hooks.check_config_safety",
         "check YAML configs for credentials and absolute local paths",
+    ),
+    # Staying on the template's standard (mlcore/standards/; Copier from the `template` extra).
+    "doctor": (
+        "mlcore.standards.doctor",
+        "report the template release, the newest one and drift from the standard",
+    ),
+    "sync": (
+        "mlcore.standards.sync",
+        "copier update to the newest release, stage it and report conflicts (for CI)",
     ),
 }
 
@@ -32,15 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the mlcore version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("info", help="print Python, platform and key package versions")
-    for name, (_, summary) in HOOKS.items():
+    for name, (_, summary) in COMMANDS.items():
         commands.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in HOOKS:
-        return _run_hook(args_list[0], args_list[1:])
+    if args_list and args_list[0] in COMMANDS:
+        return _run_command(args_list[0], args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.version:
@@ -52,11 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run_hook(name: str, argv: list[str]) -> int:
-    """Run a hook; its module (and Hydra with it) is imported only now."""
+def _run_command(name: str, argv: list[str]) -> int:
+    """Run a command; its module (and Hydra or Copier with it) is imported only now."""
     import importlib
 
-    module = importlib.import_module(HOOKS[name][0])
+    module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(argv, prog=f"mlcore {name}"))
 
 

@@ -32,6 +32,7 @@ COMMON_FILES = [
     "pyproject.toml",
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
+    ".github/workflows/template-sync.yml",
     "configs/train.yaml",
     "configs/eval.yaml",
     "configs/local/README.md",
