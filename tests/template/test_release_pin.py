@@ -21,6 +21,8 @@ def released_kit(tmp_path: Path) -> Path:
     """A clone of this repository with its HEAD tagged as release v9.9.9."""
     kit = tmp_path / "kit"
     run(["git", "clone", "--quiet", str(REPO), str(kit)], cwd=tmp_path)
+    for tag in run(["git", "tag"], cwd=kit).stdout.split():  # this repository's real releases
+        run(["git", "tag", "--delete", tag], cwd=kit)
     run(["git", "tag", "v9.9.9"], cwd=kit)
     return kit
 
