@@ -32,6 +32,10 @@ COMMANDS = {
         "mlcore.standards.sync",
         "copier update to the newest release, stage it and report conflicts (for CI)",
     ),
+    "adopt": (
+        "mlcore.standards.adopt",
+        "bring a repo made by the cookiecutter flavour (or cruft) under copier update",
+    ),
 }
 
 

@@ -1,0 +1,61 @@
+{% set _copier_answers = {'_commit': 'v' ~ cookiecutter._template_version} %}{% set _copier_conf = {'answers_file': '.copier-answers.yml', 'vcs_ref_hash': none} %}{% set project_name = cookiecutter.project_name %}{% set package_name = cookiecutter.package_name %}{% set project_slug = cookiecutter.project_slug %}{% set description = cookiecutter.description %}{% set author_name = cookiecutter.author_name %}{% set author_email = cookiecutter.author_email %}{% set python_version = cookiecutter.python_version %}{% set license = cookiecutter.license %}{% set mlcore_source = cookiecutter.mlcore_source %}{% set mlcore_git_url = cookiecutter.mlcore_git_url %}{% set mlcore_path = cookiecutter.mlcore_path %}{% set mlcore_index_url = cookiecutter.mlcore_index_url %}{% set use_gpu = cookiecutter.use_gpu %}{% set deploy_target = cookiecutter.deploy_target %}{% set mlcore_ref %}{%- set commit = _copier_answers._commit | default('') -%} {{ commit if commit | regex_search('^v[0-9][^-]*$') else (_copier_conf.vcs_ref_hash or 'main') }}{% endset %}{% set mlcore_version %}{{ mlcore_ref[1:] if mlcore_ref | regex_search('^v[0-9]') else '' }}{% endset %}{% set mlcore_requirement %}{%- if mlcore_source == 'path' -%} mlcore[train] @ file://{{ mlcore_path }} {%- elif mlcore_source == 'index' -%} mlcore[train]{{ '==' ~ mlcore_version if mlcore_version }} {%- else -%} mlcore[train] @ git+{{ mlcore_git_url }}@{{ mlcore_ref }} {%- endif -%}{% endset %}"""Shared fixtures: configs composed in-process (no subprocess, no Hydra run directory)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+# Small, quiet, CPU-only settings that keep each training test to a second or two.
+FAST = [
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "callbacks.rich_progress_bar=null",
+]
+
+ComposeFn = Callable[..., DictConfig]
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Lightning's MLflow logger exports MLFLOW_TRACKING_URI; keep it from leaking between tests."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def compose_config(config_name: str, tmp_path: Path, overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose `configs/<config_name>.yaml` with every path and the MLflow store inside tmp_path."""
+    paths = [
+        f"paths.root_dir={tmp_path}",
+        f"paths.output_dir={tmp_path / 'output'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+    ]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name, overrides=[*paths, *overrides])
+    if "mlflow" in (cfg.get("logger") or {}):
+        # Tests never write to a team tracking server, even when MLFLOW_TRACKING_URI is set.
+        cfg.logger.mlflow.tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return cfg
+
+
+@pytest.fixture
+def cfg_train(tmp_path: Path) -> ComposeFn:
+    """Build a fast training config; extra overrides go last."""
+    return lambda *overrides, root=tmp_path: compose_config("train", root, [*FAST, *overrides])
+
+
+@pytest.fixture
+def cfg_eval(tmp_path: Path) -> ComposeFn:
+    """Build an evaluation config; pass ckpt_path=... as an override."""
+    fast = ["trainer=cpu", "trainer.enable_progress_bar=false", "logger=csv"]
+    return lambda *overrides, root=tmp_path: compose_config("eval", root, [*fast, *overrides])
