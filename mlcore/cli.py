@@ -32,9 +32,19 @@ COMMANDS = {
         "mlcore.standards.sync",
         "copier update to the newest release, stage it and report conflicts (for CI)",
     ),
+    # The model registry on MLflow aliases (mlcore/registry/; mlflow imported only when it runs).
+    "registry": (
+        "mlcore.registry.cli",
+        "register, promote (through the gate), roll back, describe and list model versions",
+    ),
     "adopt": (
         "mlcore.standards.adopt",
         "bring a repo made by the cookiecutter flavour (or cruft) under copier update",
+    ),
+    # The data catalog (mlcore/data/; pandas, pyarrow and fsspec imported only when a command runs).
+    "data": (
+        "mlcore.data.cli",
+        "datasets of the data catalog: list, describe, load, save, fingerprint, verify",
     ),
 }
 

@@ -8,9 +8,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from mlcore.data import Catalog
 
 # Environment variables that change what mlcore does; subprocesses and logging tests start without.
 MLCORE_ENV = (
@@ -170,3 +174,166 @@ def mlflow_tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     MlflowClient(uri).search_experiments()  # creates the tables
     return uri
+
+
+# -- mlcore.data: a real S3-compatible server, and the same tests on local files and on S3 ------
+
+
+@dataclass
+class MotoServer:
+    """moto's S3 server in a subprocess on 127.0.0.1; its request log counts what reached it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def requests(self, needle: str = "") -> list[str]:
+        """Request lines logged so far (those containing needle)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if "HTTP/1.1" in line and needle in line]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_moto_server(folder: Path, timeout: float = 30.0) -> MotoServer:
+    """Start `moto_server -H 127.0.0.1 -p PORT` and wait (bounded) until it answers."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = folder / f"moto-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = MotoServer(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{server.url}/moto-api/", timeout=1).close()
+            return server
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                pytest.fail(f"moto_server did not start on port {port}:\n{log.read_text()}")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One S3 server per test process, stopped at the end."""
+    server = start_moto_server(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # Never look for credentials or settings outside this test.
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_MAX_ATTEMPTS": "1",
+}
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials for moto in the environment, as a user's shell would have them. (fsspec keeps
+    S3 file systems with the credentials they were made with: a test that changes them clears
+    `s3fs.S3FileSystem`'s instance cache, see fresh_s3.)"""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def fresh_s3(s3_env: None) -> Iterator[None]:
+    """S3 file systems made anew for this test and forgotten after it."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@dataclass
+class Backend:
+    """Where a test's datasets live: a local folder or a fresh S3 bucket."""
+
+    name: str
+    base: str
+    root: Path
+    server: MotoServer | None = None
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        # The endpoint reaches the catalog through an environment variable, as a bucket would.
+        return {"endpoint_url": "${oc.env:MLCORE_TEST_S3_ENDPOINT}"} if self.server else {}
+
+    def entry(self, file: str, **fields: object) -> dict[str, object]:
+        entry: dict[str, object] = {"uri": f"{self.base}/{file}", **fields}
+        if self.storage_options:
+            entry["storage_options"] = {
+                **self.storage_options,
+                **dict(fields.get("storage_options") or {}),
+            }  # type: ignore[arg-type]
+        return entry
+
+    def catalog(self, **entries: dict[str, object]) -> Catalog:
+        return Catalog.from_dict({"datasets": entries}, root=self.root)
+
+    def fs(self) -> Any:
+        """The backend's fsspec file system."""
+        import fsspec
+
+        if self.server:
+            return fsspec.filesystem("s3", endpoint_url=self.server.url)
+        return fsspec.filesystem("file")
+
+    def listing(self) -> list[str]:
+        """Every name under base, hidden ones included."""
+        fs = self.fs()
+        return sorted(path.rsplit("/", 1)[-1] for path in fs.ls(self.base, detail=False))
+
+
+@pytest.fixture
+def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache folder of the test's own for remote files."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MLCORE_DATA_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, data_cache: Path) -> Backend:
+    """The same test on local files and on S3 (moto)."""
+    if request.param == "local":
+        store = tmp_path / "store"
+        store.mkdir()
+        return Backend("local", str(store), tmp_path)
+    import uuid
+
+    server = request.getfixturevalue("moto_server")
+    request.getfixturevalue("s3_env")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("MLCORE_TEST_S3_ENDPOINT", server.url)
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    backend = Backend("s3", f"s3://{bucket}", tmp_path, server)
+    backend.fs().mkdir(bucket)
+    return backend

@@ -42,6 +42,11 @@ def imported_packages(importtime_stderr: str) -> set[str]:
             ],
             id="import-submodules",
         ),
+        pytest.param(
+            ["-c", "import mlcore.registry, mlcore.registry.cli, mlcore.tracking.sweep"],
+            id="import-registry",
+        ),
+        pytest.param(["-m", "mlcore", "registry", "--help"], id="registry-help"),
     ],
 )
 def test_stays_light(run_python, args: list[str]) -> None:

@@ -46,6 +46,8 @@ def starters(package: str = "ml_project") -> tuple[str, ...]:
         "configs/experiment/example.yaml",
         "tests/test_model.py",
         "tests/test_data.py",
+        "configs/catalog.yaml",
+        "notebooks/01-explore-digits.ipynb",
     )
 
 
@@ -124,8 +126,8 @@ TIMER_TEXT = (
     "  interval: epoch\n"
 )
 TRAIN_DOCSTRING = (
-    '    """Fit the model, test its best checkpoint, and return the final metrics."""',
-    '    """Fit the model, test its best checkpoint, then return the final metrics."""',
+    "log and register it, and return the metrics.",
+    "log and register it, then return the metrics.",
 )
 # A user-owned starter: the release changes it, no update may apply the change.
 MODEL_DOCSTRING = (

@@ -36,6 +36,7 @@ COMMON_FILES = [
     "configs/train.yaml",
     "configs/eval.yaml",
     "configs/local/README.md",
+    "configs/catalog.yaml",
     "configs/callbacks/default.yaml",
     "configs/callbacks/early_stopping.yaml",
     "configs/callbacks/lr_monitor.yaml",
@@ -48,6 +49,7 @@ COMMON_FILES = [
     "configs/hydra/default.yaml",
     "configs/experiment/example.yaml",
     "configs/hparams_search/optuna.yaml",
+    "configs/registry/default.yaml",
     "configs/debug/default.yaml",
     "configs/debug/fdr.yaml",
     "configs/debug/limit.yaml",
@@ -73,6 +75,13 @@ COMMON_FILES = [
     "tests/test_data.py",
     "tests/test_model.py",
     "tests/test_train.py",
+    "tests/test_registry.py",
+    "tests/test_notebooks.py",
+    "data/raw/.gitkeep",
+    "data/interim/.gitkeep",
+    "data/processed/.gitkeep",
+    "data/external/.gitkeep",
+    "notebooks/01-explore-digits.ipynb",
 ]
 
 

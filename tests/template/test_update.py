@@ -356,6 +356,9 @@ def starters_render_answers(history: TemplateHistory) -> None:
     package = history.template(TEMPLATE_PACKAGE)
     for module in ("model.py", "data.py"):
         git(history.path, "mv", str(package / module), str(package / f"{module}.jinja"))
+    for starter in ("configs/catalog.yaml", "notebooks/01-explore-digits.ipynb"):
+        source = history.template(starter)
+        git(history.path, "mv", str(source), f"{source}.jinja")
     line = "# Rendered for Python {{ python_version }} under {{ license }}.\n"
     for name in (
         f"{TEMPLATE_PACKAGE}/model.py.jinja",
@@ -365,8 +368,15 @@ def starters_render_answers(history: TemplateHistory) -> None:
         "configs/experiment/example.yaml.jinja",
         "tests/test_model.py.jinja",
         "tests/test_data.py.jinja",
+        "configs/catalog.yaml.jinja",
     ):
         append(history.template(name), line)
+    notebook = history.template("notebooks/01-explore-digits.ipynb.jinja")
+    replace_once(
+        notebook,
+        ' "nbformat_minor": 5\n',
+        ' "nbformat_minor": 5,\n "rendered_for": "{{ python_version }} {{ license }}"\n',
+    )
 
 
 def test_answer_changes_never_touch_user_owned_files(

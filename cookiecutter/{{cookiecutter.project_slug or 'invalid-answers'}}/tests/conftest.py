@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -19,6 +20,7 @@ FAST = [
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
     "callbacks.rich_progress_bar=null",
+    "tracking.system_metrics=false",
 ]
 
 ComposeFn = Callable[..., DictConfig]
@@ -42,9 +44,15 @@ def compose_config(config_name: str, tmp_path: Path, overrides: Sequence[str] = 
     ]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name, overrides=[*paths, *overrides])
+    # Tests never write to a team tracking server, even when MLFLOW_TRACKING_URI is set, and keep
+    # MLflow's artifacts out of the project's own mlruns/.
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     if "mlflow" in (cfg.get("logger") or {}):
-        # Tests never write to a team tracking server, even when MLFLOW_TRACKING_URI is set.
-        cfg.logger.mlflow.tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        cfg.logger.mlflow.tracking_uri = store
+        with open_dict(cfg):
+            cfg.logger.mlflow.artifact_location = (tmp_path / "mlartifacts").as_uri()
+    if cfg.get("registry"):
+        cfg.registry.tracking_uri = store
     return cfg
 
 
@@ -59,3 +67,36 @@ def cfg_eval(tmp_path: Path) -> ComposeFn:
     """Build an evaluation config; pass ckpt_path=... as an override."""
     fast = ["trainer=cpu", "trainer.enable_progress_bar=false", "logger=csv"]
     return lambda *overrides, root=tmp_path: compose_config("eval", root, [*fast, *overrides])
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """One training run tracked in MLflow, shared by the tests that only read it."""
+
+    root: Path
+    tracking_uri: str
+    run_id: str
+    model_name: str
+    metrics: dict[str, float]
+
+
+@pytest.fixture(scope="session")
+def mlflow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun]:
+    """Train once, logged to MLflow and registered as `candidate` (creating an MLflow store
+    takes seconds, so the tests that read a run share this one)."""
+    from {{ package_name }}.train import train
+
+    root = tmp_path_factory.mktemp("tracked")
+    saved = dict(os.environ)
+    cfg = compose_config("train", root, [*FAST, "logger=mlflow", "trainer.max_epochs=2"])
+    metrics = train(cfg)
+    os.environ.clear()
+    os.environ.update(saved)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(cfg.logger.mlflow.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.logger.mlflow.experiment_name)
+    [run] = client.search_runs([experiment.experiment_id])
+    yield TrainedRun(
+        root, cfg.logger.mlflow.tracking_uri, run.info.run_id, cfg.registry.model_name, metrics
+    )

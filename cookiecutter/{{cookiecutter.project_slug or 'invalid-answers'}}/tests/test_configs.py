@@ -11,12 +11,12 @@ import pytest
 from hydra.errors import MissingConfigException
 from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 
+from {{ package_name }}.evaluate import load_model
 from tests.conftest import CONFIG_DIR, compose_config
 
 GROUPS = ["data", "model", "trainer", "logger", "callbacks", "paths", "experiment", "debug"]
-GROUPS += ["hparams_search"]
+GROUPS += ["hparams_search", "registry"]
 OPTIONS = [
     (group, path.stem) for group in GROUPS for path in sorted((CONFIG_DIR / group).glob("*.yaml"))
 ]
@@ -62,10 +62,17 @@ def test_unknown_option_names_the_group(tmp_path: Path) -> None:
         compose_config("train", tmp_path, ["model=does_not_exist"])
 
 
-def test_eval_requires_a_checkpoint(tmp_path: Path) -> None:
+def test_eval_needs_a_checkpoint_or_a_registered_model(tmp_path: Path) -> None:
     cfg = compose_config("eval", tmp_path)
-    with pytest.raises(MissingMandatoryValue):
-        _ = cfg.ckpt_path
+    assert cfg.ckpt_path is None and cfg.model_uri is None
+    with pytest.raises(ValueError, match=r"ckpt_path=.* or model_uri=models:/"):
+        load_model(cfg)
+
+
+def test_registry_gate_is_configured(tmp_path: Path) -> None:
+    gate = compose_config("train", tmp_path).registry.gate
+    assert gate.metric == "test/acc" and gate.direction in ("maximize", "minimize")
+    assert gate.margin >= 0 and 0 < gate.floor <= 1
 
 
 def test_any_key_can_be_overridden(tmp_path: Path) -> None:
@@ -89,13 +96,29 @@ def test_cfg_job_prints_the_resolved_config() -> None:
 
 @pytest.mark.slow
 def test_optuna_search_runs_its_trials(tmp_path: Path) -> None:
-    """`-m hparams_search=optuna` runs each trial through Hydra and records the best one."""
+    """`-m hparams_search=optuna` runs each trial through Hydra and records the best one; in
+    MLflow the search is one parent run with a child run per trial, and registers nothing."""
+    from mlflow import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_module(
         "-m", "{{ package_name }}.train", "-m", "hparams_search=optuna",
-        "hydra.sweeper.n_trials=2", "trainer.max_epochs=1", "logger=csv", "test=false",
+        "hydra.sweeper.n_trials=2", "trainer.max_epochs=1", "test=false",
         "callbacks.rich_progress_bar=null", f"paths.log_dir={tmp_path}",
+        f"logger.mlflow.tracking_uri={store}", "tracking.system_metrics=false",
+        f"+logger.mlflow.artifact_location={(tmp_path / 'mlartifacts').as_uri()}",
     )  # fmt: skip
     [results] = tmp_path.glob("train/multiruns/*/optimization_results.yaml")
     best = OmegaConf.load(results)
     assert 0.0 < best.best_value <= 1.0
     assert set(best.best_params) == {"model.optimizer.lr", "model.dropout", "data.batch_size"}
+
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("{{ project_slug }}")
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    parent_id = parent.info.run_id
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent_id]
+    assert len(children) == 2 and parent.info.status == "FINISHED"
+    assert parent.data.metrics["best/val/acc_best"] == pytest.approx(best.best_value)
+    assert not client.search_registered_models()

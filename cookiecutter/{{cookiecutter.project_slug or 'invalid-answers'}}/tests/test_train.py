@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from {{ package_name }}.evaluate import evaluate
 from {{ package_name }}.model import DigitsClassifier
 from {{ package_name }}.train import train
-from tests.conftest import ComposeFn
+from tests.conftest import ComposeFn, TrainedRun
 
 
 def last_checkpoint(root: Path) -> Path:
@@ -28,13 +28,11 @@ def epochs_logged(root: Path) -> set[int]:
     return epochs
 
 
-def test_training_logs_a_finished_mlflow_run(cfg_train: ComposeFn, tmp_path: Path) -> None:
-    metrics = train(cfg_train("logger=mlflow", "trainer.max_epochs=2"))
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    [run] = client.search_runs(client.get_experiment_by_name("{{ project_slug }}").experiment_id)
+def test_training_logs_a_finished_mlflow_run(mlflow_run: TrainedRun) -> None:
+    client = MlflowClient(tracking_uri=mlflow_run.tracking_uri)
+    run = client.get_run(mlflow_run.run_id)
     assert run.info.status == "FINISHED"
-    assert run.data.metrics["test/acc"] == pytest.approx(metrics["test/acc"])
+    assert run.data.metrics["test/acc"] == pytest.approx(mlflow_run.metrics["test/acc"])
     assert {"val/acc", "val/loss", "train/loss", "val/acc_best"} <= set(run.data.metrics)
     assert run.data.params["model/dropout"] == "0.1"
     artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "config")}

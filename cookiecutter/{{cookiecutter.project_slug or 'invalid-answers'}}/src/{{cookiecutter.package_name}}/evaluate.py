@@ -1,4 +1,9 @@
-{% set _copier_answers = {'_commit': 'v' ~ cookiecutter._template_version} %}{% set _copier_conf = {'answers_file': '.copier-answers.yml', 'vcs_ref_hash': none} %}{% set project_name = cookiecutter.project_name %}{% set package_name = cookiecutter.package_name %}{% set project_slug = cookiecutter.project_slug %}{% set description = cookiecutter.description %}{% set author_name = cookiecutter.author_name %}{% set author_email = cookiecutter.author_email %}{% set python_version = cookiecutter.python_version %}{% set license = cookiecutter.license %}{% set mlcore_source = cookiecutter.mlcore_source %}{% set mlcore_git_url = cookiecutter.mlcore_git_url %}{% set mlcore_path = cookiecutter.mlcore_path %}{% set mlcore_index_url = cookiecutter.mlcore_index_url %}{% set use_gpu = cookiecutter.use_gpu %}{% set deploy_target = cookiecutter.deploy_target %}{% set mlcore_ref %}{%- set commit = _copier_answers._commit | default('') -%} {{ commit if commit | regex_search('^v[0-9][^-]*$') else (_copier_conf.vcs_ref_hash or 'main') }}{% endset %}{% set mlcore_version %}{{ mlcore_ref[1:] if mlcore_ref | regex_search('^v[0-9]') else '' }}{% endset %}{% set mlcore_requirement %}{%- if mlcore_source == 'path' -%} mlcore[train] @ file://{{ mlcore_path }} {%- elif mlcore_source == 'index' -%} mlcore[train]{{ '==' ~ mlcore_version if mlcore_version }} {%- else -%} mlcore[train] @ git+{{ mlcore_git_url }}@{{ mlcore_ref }} {%- endif -%}{% endset %}"""Evaluate a checkpoint on the test split: `python -m {{ package_name }}.evaluate ckpt_path=...`."""
+{% set _copier_answers = {'_commit': 'v' ~ cookiecutter._template_version} %}{% set _copier_conf = {'answers_file': '.copier-answers.yml', 'vcs_ref_hash': none} %}{% set project_name = cookiecutter.project_name %}{% set package_name = cookiecutter.package_name %}{% set project_slug = cookiecutter.project_slug %}{% set description = cookiecutter.description %}{% set author_name = cookiecutter.author_name %}{% set author_email = cookiecutter.author_email %}{% set python_version = cookiecutter.python_version %}{% set license = cookiecutter.license %}{% set mlcore_source = cookiecutter.mlcore_source %}{% set mlcore_git_url = cookiecutter.mlcore_git_url %}{% set mlcore_path = cookiecutter.mlcore_path %}{% set mlcore_index_url = cookiecutter.mlcore_index_url %}{% set use_gpu = cookiecutter.use_gpu %}{% set deploy_target = cookiecutter.deploy_target %}{% set mlcore_ref %}{%- set commit = _copier_answers._commit | default('') -%} {{ commit if commit | regex_search('^v[0-9][^-]*$') else (_copier_conf.vcs_ref_hash or 'main') }}{% endset %}{% set mlcore_version %}{{ mlcore_ref[1:] if mlcore_ref | regex_search('^v[0-9]') else '' }}{% endset %}{% set mlcore_requirement %}{%- if mlcore_source == 'path' -%} mlcore[train] @ file://{{ mlcore_path }} {%- elif mlcore_source == 'index' -%} mlcore[train]{{ '==' ~ mlcore_version if mlcore_version }} {%- else -%} mlcore[train] @ git+{{ mlcore_git_url }}@{{ mlcore_ref }} {%- endif -%}{% endset %}"""Evaluate a model on the test split: `python -m {{ package_name }}.evaluate ckpt_path=...`.
+
+A registered model is evaluated instead with `model_uri=models:/<name>@<alias>` (or
+`models:/<name>/<version>`), for instance `models:/{{ project_slug }}@champion`, from the
+store in `registry.tracking_uri`.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,38 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Load the checkpoint with the hyperparameters it was trained with and test it."""
-    from pathlib import Path
-
+    """Load the checkpoint or registered model and test it with its own `test_step`."""
     import lightning as L
     from mlcore.logging import setup_logging
-    from mlcore.tracking import log_config, report
+    from mlcore.tracking import open_run, report
     from mlcore.training import instantiate_loggers, scalar_metrics
 
     setup_logging()  # after importing Lightning, so its messages share our one console handler
+    model = load_model(cfg)
+    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    loggers = instantiate_loggers(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False)
+    with open_run(cfg, loggers, trainer) as run:
+        run.set_tags({"mlcore.evaluated": cfg.get("model_uri") or str(cfg.ckpt_path)})
+        trainer.test(model, datamodule=datamodule)
+        metrics = scalar_metrics(trainer.callback_metrics)
+    report(trainer, metrics)
+    return metrics
+
+
+def load_model(cfg: DictConfig):
+    """The LightningModule from `model_uri` (the registry) or `ckpt_path` (a checkpoint file)."""
+    from pathlib import Path
+
+    if cfg.get("model_uri"):
+        from mlcore.registry import load_pytorch
+
+        return load_pytorch(cfg.model_uri, tracking_uri=cfg.registry.tracking_uri)
+    if not cfg.get("ckpt_path"):
+        raise ValueError(
+            "Nothing to evaluate: pass ckpt_path=<run dir>/checkpoints/last.ckpt from a finished "
+            "`train` run, or model_uri=models:/{{ project_slug }}@champion"
+        )
     checkpoint = Path(cfg.ckpt_path)
     if not checkpoint.is_file():
         raise FileNotFoundError(
@@ -28,16 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             "from a finished `train` run"
         )
     model_class = hydra.utils.get_class(cfg.model._target_)
-    model: L.LightningModule = model_class.load_from_checkpoint(checkpoint, weights_only=True)
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    loggers = instantiate_loggers(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False)
-    log_config(cfg, loggers)
-
-    trainer.test(model, datamodule=datamodule)
-    metrics = scalar_metrics(trainer.callback_metrics)
-    report(trainer, metrics)
-    return metrics
+    return model_class.load_from_checkpoint(checkpoint, weights_only=True)
 
 
 @hydra_main(config_path="../../configs", config_name="eval")

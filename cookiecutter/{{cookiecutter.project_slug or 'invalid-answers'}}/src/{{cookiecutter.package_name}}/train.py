@@ -2,6 +2,8 @@
 
 Every config key can be overridden on the command line (`model.dropout=0.2 trainer=gpu`);
 `ckpt_path=.../last.ckpt` resumes a run from its last checkpoint; `--cfg job` prints the config.
+With MLflow (the default logger) the run records its lineage, and the tested model is registered
+as `candidate` (configs/registry/); `make promote` makes it `champion` through the gate.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit the model, test its best checkpoint, and return the final metrics."""
+    """Fit the model, test its best checkpoint, log and register it, and return the metrics."""
     # Heavy imports live here so that `--help` and `--cfg job` answer instantly.
     import lightning as L
     from mlcore.logging import setup_logging
-    from mlcore.tracking import log_config, report
+    from mlcore.tracking import open_run, report
     from mlcore.training import instantiate_callbacks, instantiate_loggers, scalar_metrics
 
     setup_logging()  # after importing Lightning, so its messages share our one console handler
@@ -34,17 +36,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False
     )
-    log_config(cfg, loggers)
+    # The MLflow run with its lineage (code, template, packages, lock, host) and the config.
+    with open_run(cfg, loggers, trainer) as run:
+        log.info("Training %s on %s", type(model).__name__, type(datamodule).__name__)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics = scalar_metrics(trainer.callback_metrics)
 
-    log.info("Training %s on %s", type(model).__name__, type(datamodule).__name__)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = scalar_metrics(trainer.callback_metrics)
+        if cfg.get("test"):
+            checkpoint = trainer.checkpoint_callback
+            best = checkpoint.best_model_path if checkpoint else ""
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+            metrics |= scalar_metrics(trainer.callback_metrics)
 
-    if cfg.get("test"):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-        metrics |= scalar_metrics(trainer.callback_metrics)
-
+        # The tested model, servable, with data digests and plots; registered as `candidate`.
+        run.log_model(model, datamodule, metrics)
     report(trainer, metrics)
     return metrics
 

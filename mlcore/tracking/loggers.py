@@ -1,4 +1,4 @@
-"""Experiment tracking around Lightning's loggers: the resolved config in, a readable summary out.
+"""The resolved config into every Lightning logger, and a readable summary of where runs went.
 
 MLflow is reached through Lightning's own `MLFlowLogger`; nothing here imports mlflow unless an
 MLflow logger is in use.
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from lightning.pytorch import Trainer
     from lightning.pytorch.loggers import Logger
 
-log = logging.getLogger(__name__)
+# Records keep the name "mlcore.tracking" (what callers filter on), whichever submodule logs them.
+log = logging.getLogger("mlcore.tracking")
 
 CONFIG_ARTIFACT = "config/config.yaml"
 
@@ -35,7 +36,7 @@ def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
     params = {key: value for key, value in resolved.items() if key != "hydra"}
     for logger in loggers:
         logger.log_hyperparams(params)
-        if _is_mlflow(logger):
+        if is_mlflow(logger):
             text = OmegaConf.to_yaml(OmegaConf.create(params))
             logger.experiment.log_text(logger.run_id, text, CONFIG_ARTIFACT)
 
@@ -52,8 +53,8 @@ def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
 
 def describe_logger(logger: Logger) -> list[str]:
     """Where a logger wrote, and for MLflow the run and the command that shows it."""
-    if _is_mlflow(logger):
-        uri = _absolute_sqlite(logger._tracking_uri or _default_tracking_uri())
+    if is_mlflow(logger):
+        uri = absolute_sqlite(logger._tracking_uri or _default_tracking_uri())
         return [
             f"MLflow run {logger.run_id} in experiment '{logger._experiment_name}'",
             f"MLflow tracking store: {uri}",
@@ -63,7 +64,7 @@ def describe_logger(logger: Logger) -> list[str]:
     return [f"{type(logger).__name__} wrote to {where}"]
 
 
-def _absolute_sqlite(uri: str) -> str:
+def absolute_sqlite(uri: str) -> str:
     """`sqlite:///./mlflow.db` as `sqlite:////abs/path/mlflow.db`, usable from any directory."""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
@@ -71,7 +72,7 @@ def _absolute_sqlite(uri: str) -> str:
     return uri
 
 
-def _is_mlflow(logger: Any) -> bool:
+def is_mlflow(logger: Any) -> bool:
     return type(logger).__name__ == "MLFlowLogger"
 
 

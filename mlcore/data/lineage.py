@@ -1,0 +1,160 @@
+"""Lineage: datasets recorded as MLflow dataset inputs of the runs they fed.
+
+A run then answers "which data trained this model" (and so does a registered model, through the
+run that made it): the dataset's name, its source URI, and as digest our sha256 of the bytes.
+MLflow's own digests hash a sample of rows; ours covers every byte, so two runs with the same
+digest saw the same file. MLflow keeps at most 36 characters of digest: the first 32 hex digits
+go there, the whole sha256 into the input tag `mlcore.data.sha256`.
+
+`load()` records into the active fluent run (`mlflow.start_run()`). Lightning's MLFlowLogger makes
+its own run without activating it: `log_input(run_id, name)` records into any run, and
+`log_input_to_trainer` into every MLflow run a Lightning trainer logs to. mlflow is imported only
+here, and only when a run is there to record into.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from mlcore.data.catalog import Dataset, as_catalog
+from mlcore.data.fingerprint import sha256_file
+
+if TYPE_CHECKING:
+    from mlcore.data.io import CatalogLike
+
+DIGEST_LENGTH = 32
+SHA256_TAG = "mlcore.data.sha256"
+CONTEXT_TAG = "mlflow.data.context"  # MLflow's own key (mlflow.utils.mlflow_tags)
+# Lightning stages -> the context MLflow shows for the input.
+STAGE_CONTEXTS = {
+    "fit": "training",
+    "validate": "validation",
+    "test": "testing",
+    "predict": "inference",
+}
+
+
+def active_run_id() -> str | None:
+    """The active fluent MLflow run, if any; never imports mlflow to find out there is none."""
+    if "mlflow" not in sys.modules:
+        return None
+    import mlflow
+
+    run = mlflow.active_run()
+    return run.info.run_id if run else None
+
+
+def record_if_active(dataset: Dataset, local: str, context: str) -> None:
+    """Record a loaded dataset into the active run, if there is one."""
+    run_id = active_run_id()
+    if run_id is not None:
+        record(run_id, dataset, sha256_file(local), context)
+
+
+def log_input(
+    run_id: str,
+    name: str,
+    *,
+    catalog: CatalogLike = None,
+    context: str = "training",
+    client: Any = None,
+    tracking_uri: str | None = None,
+) -> str:
+    """Record catalog dataset `name` as an input of run `run_id`; return its sha256.
+
+    The bytes are verified against the catalog's checksum first (a remote file is read from the
+    cache). `client` is an MlflowClient (e.g. a Lightning MLFlowLogger's `experiment`); without
+    one, a client for `tracking_uri` (default: MLflow's, from MLFLOW_TRACKING_URI).
+    """
+    from mlcore.data.io import verified_copy
+
+    dataset = as_catalog(catalog).get(name)
+    digest = sha256_file(verified_copy(dataset))
+    record(run_id, dataset, digest, context, client=client, tracking_uri=tracking_uri)
+    return digest
+
+
+def log_input_to_trainer(
+    trainer: Any, name: str, *, catalog: CatalogLike = None, stage: str | None = "fit"
+) -> list[str]:
+    """Record dataset `name` into each MLflow run a Lightning trainer logs to; return their ids.
+
+    For a LightningDataModule's `setup(stage)`; a trainer without an MLflow logger records
+    nothing (and imports nothing).
+    """
+    loggers = [
+        logger
+        for logger in getattr(trainer, "loggers", None) or ()
+        if type(logger).__name__ == "MLFlowLogger" and getattr(logger, "run_id", None)
+    ]
+    context = STAGE_CONTEXTS.get(stage or "fit", str(stage))
+    for logger in loggers:
+        log_input(logger.run_id, name, catalog=catalog, context=context, client=logger.experiment)
+    return [logger.run_id for logger in loggers]
+
+
+def record(
+    run_id: str,
+    dataset: Dataset,
+    sha256: str,
+    context: str | None,
+    *,
+    client: Any = None,
+    tracking_uri: str | None = None,
+) -> None:
+    """Log one dataset input to a run with MlflowClient.log_inputs."""
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.tracking import MlflowClient
+
+    meta = MetaDataset(
+        source=_source(dataset.uri), name=dataset.name, digest=sha256[:DIGEST_LENGTH]
+    )
+    tags = [InputTag(key=SHA256_TAG, value=sha256)]
+    if context:
+        tags.append(InputTag(key=CONTEXT_TAG, value=context))
+    client = client or MlflowClient(tracking_uri=tracking_uri)
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset=meta._to_mlflow_entity(), tags=tags)])
+
+
+def dataset_inputs(
+    run_id: str, *, client: Any = None, tracking_uri: str | None = None
+) -> list[dict[str, Any]]:
+    """The datasets recorded as inputs of a run: name, digest, sha256, source, context."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    client = client or MlflowClient(tracking_uri=tracking_uri)
+    found = []
+    for item in client.get_run(run_id).inputs.dataset_inputs:
+        tags = {tag.key: tag.value for tag in item.tags}
+        source = json.loads(item.dataset.source or "{}")
+        found.append(
+            {
+                "name": item.dataset.name,
+                "digest": item.dataset.digest,
+                "sha256": tags.get(SHA256_TAG),
+                "source_type": item.dataset.source_type,
+                "source": source.get("uri") or source.get("url") or item.dataset.source,
+                "context": tags.get(CONTEXT_TAG),
+            }
+        )
+    return found
+
+
+def _source(uri: str) -> Any:
+    """MLflow's own source type for the URI (local, s3, gs, http...), else a generic fsspec one."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.exceptions import MlflowException
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "can be interpreted in multiple ways" for local paths
+        try:
+            return resolve_dataset_source(uri)
+        except MlflowException:
+            from mlcore.data._mlflow_source import FsspecDatasetSource
+
+            return FsspecDatasetSource(uri)

@@ -1,0 +1,150 @@
+"""`mlcore registry`: register, promote, roll back, describe and list model versions.
+
+Inside a generated project every default comes from its configs (`configs/registry/default.yaml`:
+model name, tracking store, gate), so `make promote` is `mlcore registry promote` and nothing
+more; flags override any of it. Failures print one line and exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from mlcore.registry.errors import RegistryError
+
+EXAMPLES = """\
+examples (in a generated project):
+  mlcore registry promote                     candidate -> champion through the configured gate
+  mlcore registry promote 4 --margin 0.01     version 4, with a stricter margin
+  mlcore registry rollback                    champion back to the previous one
+  mlcore registry describe candidate          lineage of the candidate (--json for machines)
+  mlcore registry list                        versions and their aliases
+  mlcore registry register <run id>           a run's logged model as a new candidate
+"""
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("where (defaults: the project's configs/registry/)")
+    where.add_argument("--name", help="registered model name")
+    where.add_argument("--tracking-uri", help="MLflow tracking store (and registry)")
+    where.add_argument("--config-dir", default="configs", help="the project's Hydra config dir")
+    where.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Hydra override for the project config, e.g. registry.gate.floor=0.95",
+    )
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Model registry on MLflow aliases: candidate, champion, rollback.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    register = commands.add_parser("register", parents=[common], help="register a run's model")
+    register.add_argument("run_id", help="the MLflow run that logged the model")
+    register.add_argument("--alias", default="candidate", help="alias to set (candidate)")
+
+    promote = commands.add_parser(
+        "promote", parents=[common], help="make a version champion if it passes the gate"
+    )
+    promote.add_argument("version", nargs="?", default="candidate", help="number or alias")
+    promote.add_argument("--metric", help="gate metric (e.g. test/acc)")
+    promote.add_argument("--direction", choices=("maximize", "minimize"))
+    promote.add_argument("--margin", type=float, help="least improvement over the champion")
+    promote.add_argument("--floor", type=float, help="least value when there is no champion")
+
+    commands.add_parser("rollback", parents=[common], help="champion back to the previous one")
+
+    describe = commands.add_parser("describe", parents=[common], help="a version's lineage")
+    describe.add_argument("version", nargs="?", default="champion", help="number or alias")
+    describe.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser("list", parents=[common], help="versions, aliases and gate metric")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "mlcore registry") -> int:
+    args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return _run(args)
+    except (RegistryError, ValueError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mlcore import registry
+    from mlcore.registry.settings import project_settings
+
+    settings = project_settings(args.config_dir, overrides=args.overrides)
+    name = args.name or settings.model_name
+    uri = args.tracking_uri or settings.tracking_uri
+    if not name:
+        raise ValueError(
+            "no model name: pass --name, or run inside a generated project "
+            f"({args.config_dir}/registry/default.yaml sets registry.model_name)"
+        )
+    if args.command == "register":
+        found = registry.register(args.run_id, name, alias=args.alias, tracking_uri=uri)
+        print(f"Registered {name} v{found.version} as {args.alias} (models:/{name}@{args.alias})")
+    elif args.command == "promote":
+        changes = {
+            key: getattr(args, key)
+            for key in ("metric", "direction", "margin", "floor")
+            if getattr(args, key) is not None
+        }
+        gate = replace(settings.gate, **changes)
+        done = registry.promote(name, gate, version=args.version, tracking_uri=uri)
+        was = f"v{done.previous}" if done.previous else "none"
+        print(f"Promoted {name} v{done.version} to champion (was {was}): {done.reason}")
+    elif args.command == "rollback":
+        done = registry.rollback(name, tracking_uri=uri)
+        print(f"Rolled back {name}: champion is v{done.version} again (was v{done.previous})")
+    elif args.command == "describe":
+        described = registry.describe(name, args.version, tracking_uri=uri)
+        print(json.dumps(described, indent=2, default=str) if args.json else _text(described))
+    elif args.command == "list":
+        _list(name, uri, settings.gate.metric)
+    return 0
+
+
+def _text(described: dict[str, Any]) -> str:
+    lines = [f"{described['name']} v{described['version']}  aliases: "
+             f"{', '.join(described['aliases']) or '-'}"]  # fmt: skip
+    for key in ("source", "run_id", "status", "champion_history"):
+        if key in described:
+            lines.append(f"  {key}: {described[key]}")
+    for section in ("metrics", "lineage", "version_tags"):
+        if described.get(section):
+            lines.append(f"  {section}:")
+            lines += [f"    {k}: {v}" for k, v in described[section].items()]
+    if described.get("datasets"):
+        lines.append("  datasets:")
+        lines += [f"    {d['context']}: {d['name']} {d['digest']}" for d in described["datasets"]]
+    return "\n".join(lines)
+
+
+def _list(name: str, uri: str | None, metric: str) -> None:
+    from mlcore.registry import store
+
+    client = store.connect(uri)
+    model = store.registered_model(client, name)
+    aliases: dict[str, list[str]] = {}
+    for alias, version in store.aliases_of(model).items():
+        aliases.setdefault(version, []).append(alias)
+    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    print(f"{'version':>7}  {metric:>12}  {'aliases':<20}  run")
+    for version in versions:
+        value = client.get_run(version.run_id).data.metrics.get(metric) if version.run_id else None
+        shown = f"{value:.4f}" if value is not None else "-"
+        tags = ",".join(sorted(aliases.get(str(version.version), []))) or "-"
+        print(f"{version.version:>7}  {shown:>12}  {tags:<20}  {version.run_id}")

@@ -1,0 +1,88 @@
+"""Use a registered model: load it by alias to predict, or describe a version's lineage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlcore.registry import store
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
+
+# Run tags shown by `describe`, in this order (see mlcore.tracking.lineage).
+LINEAGE_PREFIXES = ("mlflow.source.", "mlflow.parentRunId", "mlcore.")
+
+
+def load(name: str, alias: str = store.CHAMPION, *, tracking_uri: str | None = None) -> PyFuncModel:
+    """The model behind `name@alias` (or a version number), ready to `predict(features)`.
+
+    A pyfunc model: it takes a numpy array or a DataFrame shaped like the signature's input
+    and returns the model's outputs (logits for the example classifier). An unknown model or
+    alias raises ModelNotFoundError or AliasNotFoundError before anything is downloaded.
+    """
+    import mlflow.pyfunc
+
+    from mlcore.tracking.model import _skip_module_scan
+
+    client = store.connect(tracking_uri)
+    found = store.version(client, name, alias)
+    # The version's own storage location: loading it needs no global tracking or registry URI.
+    location = client.get_model_version_download_uri(name, found.version)
+    _skip_module_scan()
+    return mlflow.pyfunc.load_model(location)
+
+
+def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
+    """The torch module (the LightningModule itself) behind `models:/<name>@<alias>` or
+    `models:/<name>/<version>`: what evaluation needs to run the model's own `test_step`."""
+    import mlflow.pytorch
+
+    name, ref = store.parse_model_uri(uri)
+    client = store.connect(tracking_uri)
+    found = store.version(client, name, ref)
+    location = client.get_model_version_download_uri(name, found.version)
+    from mlcore.tracking.model import _skip_module_scan
+
+    _skip_module_scan()
+    return mlflow.pytorch.load_model(location)
+
+
+def describe(
+    name: str, ref: str | int = store.CHAMPION, *, tracking_uri: str | None = None
+) -> dict[str, Any]:
+    """A version's lineage: aliases, run, metrics, data, every lineage tag, gate decisions."""
+    client = store.connect(tracking_uri)
+    model = store.registered_model(client, name)
+    found = store.version(client, name, ref)
+    aliases = sorted(a for a, v in store.aliases_of(model).items() if v == str(found.version))
+    run = client.get_run(found.run_id) if found.run_id else None
+    described: dict[str, Any] = {
+        "name": name,
+        "version": str(found.version),
+        "aliases": aliases,
+        "source": found.source,
+        "run_id": found.run_id,
+        "created": found.creation_timestamp,
+        "version_tags": dict(sorted((found.tags or {}).items())),
+        "champion_history": store.history(model),
+    }
+    if run is not None:
+        described["experiment_id"] = run.info.experiment_id
+        described["status"] = run.info.status
+        described["metrics"] = dict(sorted(run.data.metrics.items()))
+        described["lineage"] = {
+            key: value
+            for key, value in sorted(run.data.tags.items())
+            if key.startswith(LINEAGE_PREFIXES)
+        }
+        described["datasets"] = [
+            {
+                "name": entry.dataset.name,
+                "digest": entry.dataset.digest,
+                "context": next(
+                    (t.value for t in entry.tags if t.key == "mlflow.data.context"), ""
+                ),
+            }
+            for entry in (getattr(run.inputs, "dataset_inputs", None) or [])
+        ]
+    return described

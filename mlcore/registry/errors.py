@@ -1,0 +1,44 @@
+"""What can go wrong in the registry, one class each, every message naming the thing at fault.
+
+All derive from RegistryError, so a caller (the `mlcore registry` command) catches one class and
+prints its message as one line.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base class of every registry error."""
+
+
+class ModelNotFoundError(RegistryError):
+    """No registered model of that name in the tracking store."""
+
+
+class VersionNotFoundError(RegistryError):
+    """The registered model has no such version, or no version behind an alias."""
+
+
+class AliasNotFoundError(VersionNotFoundError):
+    """The registered model has no such alias."""
+
+
+class RunModelNotFoundError(RegistryError):
+    """The run logged no model to register."""
+
+
+class GateMetricMissingError(RegistryError):
+    """The candidate (or the champion) has no value for the gate's metric."""
+
+
+class DataDigestMismatchError(RegistryError):
+    """Candidate and champion were evaluated on different data (or one has no digest)."""
+
+
+class PromotionRefusedError(RegistryError):
+    """The candidate did not pass the gate: it does not beat the champion by the margin, or,
+    with no champion yet, it does not reach the floor."""
+
+
+class NoPreviousChampionError(RegistryError):
+    """Rollback asked for, but no earlier champion is recorded."""

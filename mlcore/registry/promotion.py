@@ -1,0 +1,106 @@
+"""Move the `champion` alias: forward through the gate (`promote`), back through the history.
+
+Aliases, not MLflow's deprecated stages: `champion` is what serving loads
+(`models:/<name>@champion`), `candidate` what training registered last. Each promotion appends
+the new champion to the registered model's `mlcore.champion.history` tag and stamps the version
+with the time and the gate's reasoning, so `rollback` knows where to go back to and `describe`
+shows why a version is champion.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from mlcore.registry import store
+from mlcore.registry.errors import NoPreviousChampionError, PromotionRefusedError
+from mlcore.registry.gate import Evidence, Gate
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger("mlcore.registry")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What `promote` did: the new champion, the one it replaced, and the gate's reasoning."""
+
+    name: str
+    version: str
+    previous: str | None
+    reason: str
+
+
+def promote(
+    name: str,
+    gate: Gate,
+    *,
+    version: str | int = store.CANDIDATE,
+    tracking_uri: str | None = None,
+) -> Promotion:
+    """Make `version` (a number or alias, the `candidate` by default) the champion if it passes
+    the gate against the current champion; raise a RegistryError saying why not."""
+    client = store.connect(tracking_uri)
+    candidate = store.version(client, name, version)
+    number = str(candidate.version)
+    current = store.alias_version(client, name, store.CHAMPION)
+    if current == number:
+        raise PromotionRefusedError(f"{name} v{number} is already the champion")
+    champion = store.version(client, name, current) if current else None
+    try:
+        reason = gate.check(
+            evidence(client, candidate, "candidate"),
+            evidence(client, champion, "champion") if champion else None,
+        )
+    except PromotionRefusedError as refused:
+        client.set_model_version_tag(name, number, store.GATE_DECISION, str(refused))
+        raise
+    model = store.registered_model(client, name)
+    past = store.history(model)
+    if current and (not past or past[-1] != current):
+        past.append(current)  # a champion set by hand, outside mlcore
+    store.set_history(client, name, [*past, number])
+    client.set_registered_model_alias(name, store.CHAMPION, number)
+    client.set_model_version_tag(name, number, store.PROMOTED_AT, _now())
+    client.set_model_version_tag(name, number, store.GATE_DECISION, reason)
+    log.info("Promoted %s v%s to champion: %s", name, number, reason)
+    return Promotion(name, number, current, reason)
+
+
+def rollback(name: str, *, tracking_uri: str | None = None) -> Promotion:
+    """Give `champion` back to the version that held it before the current one."""
+    client = store.connect(tracking_uri)
+    model = store.registered_model(client, name)
+    current = store.alias_version(client, name, store.CHAMPION)
+    past = store.history(model)
+    if current and past and past[-1] == current:
+        past = past[:-1]
+    previous = next((v for v in reversed(past) if v != current), None)
+    if previous is None:
+        raise NoPreviousChampionError(
+            f"model {name!r} has no earlier champion to roll back to (champion: "
+            f"{'v' + current if current else 'none'}; history: {store.history(model) or 'empty'})"
+        )
+    store.version(client, name, previous)  # still exists?
+    store.set_history(client, name, past[: len(past) - past[::-1].index(previous)])
+    client.set_registered_model_alias(name, store.CHAMPION, previous)
+    if current:
+        client.set_model_version_tag(name, current, store.ROLLED_BACK_AT, _now())
+    reason = f"rolled back from v{current}" if current else "restored"
+    log.info("Rolled %s back: champion is v%s again (was v%s)", name, previous, current)
+    return Promotion(name, previous, current, reason)
+
+
+def evidence(client: MlflowClient, version: ModelVersion, role: str) -> Evidence:
+    """The gate's view of a version: its run's metrics and its evaluation digest."""
+    metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    digest = (version.tags or {}).get(store.EVAL_DIGEST)
+    return Evidence(f"{role} v{version.version}", metrics, digest)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,67 @@
+"""Register a run's logged model as a new version and point the `candidate` alias at it."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from mlcore.registry import store
+from mlcore.registry.card import model_card
+from mlcore.registry.errors import RunModelNotFoundError
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger("mlcore.registry")
+
+RUN_MODEL_URI = "mlcore.model.uri"  # run tag set by mlcore.tracking when it logs the model
+
+
+def register(
+    run_id: str,
+    name: str,
+    *,
+    alias: str = store.CANDIDATE,
+    tracking_uri: str | None = None,
+    intended_use: str = "",
+    model_uri: str | None = None,
+) -> ModelVersion:
+    """Register the model that run `run_id` logged as a new version of `name`, set `alias` on it,
+    copy the run's evaluation digest onto it, and attach its model card.
+
+    The model is the one `mlcore.tracking` logged (the run's `mlcore.model.uri` tag) unless
+    `model_uri` names another.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = store.connect(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise RunModelNotFoundError(f"no run {run_id!r} in {client.tracking_uri}") from error
+    source = model_uri or run.data.tags.get(RUN_MODEL_URI)
+    if not source:
+        raise RunModelNotFoundError(
+            f"run {run_id} logged no model (no tag {RUN_MODEL_URI}): train with "
+            "tracking.log_model=true and logger=mlflow, or pass the model's URI"
+        )
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description=f"Registered by mlcore from {source}")
+    tags = {
+        key: run.data.tags[key]
+        for key in (store.EVAL_DIGEST, store.EVAL_DATASET)
+        if run.data.tags.get(key)
+    }
+    model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
+    created = client.create_model_version(
+        name, source=source, run_id=run_id, tags=tags, model_id=model_id
+    )
+    card = model_card(name, created.version, run, intended_use, source)
+    client.update_model_version(name, created.version, description=card)
+    client.log_text(run_id, card, f"model_card/v{created.version}.md")
+    client.set_tag(run_id, "mlcore.registry.version", f"{name}/{created.version}")
+    client.set_registered_model_alias(name, alias, created.version)
+    log.info("Registered %s version %s as %s", name, created.version, alias)
+    return client.get_model_version(name, created.version)

@@ -1,0 +1,118 @@
+"""The rows a model was trained and tested on, as MLflow dataset inputs with content digests.
+
+Each split of the datamodule becomes an MLflow dataset input (`run.inputs.dataset_inputs`) whose
+digest MLflow computes from the rows themselves, with the split (`train`, `val`, `test`) as its
+context. The test split's digest is what the registry's gate compares: two models are compared
+only on the same rows. The files those rows came from are fingerprinted by `mlcore.data`: a
+datamodule that loads through the catalog records each dataset (sha256 of its bytes) into the
+same run (`mlcore.data.log_input_to_trainer`, as the generated data.py does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+# MLflow itself digests at most this many rows of an array; there is no point reading more.
+DIGEST_ROWS = 10_000
+
+
+@dataclass
+class Split:
+    """One split in memory: features, targets and, for the test split, the model's outputs."""
+
+    name: str
+    features: np.ndarray
+    targets: np.ndarray | None
+    outputs: np.ndarray | None = None
+
+
+def dataset_rows(datamodule: Any, split: str, limit: int | None = DIGEST_ROWS) -> Split | None:
+    """A split's rows in their stored order (not the shuffled loader order), at most `limit`.
+
+    Reads `datamodule.<split>_set` or the dataset behind `<split>_dataloader()`; a TensorDataset
+    is read at once, any other dataset item by item. None when the split has no (x, y) rows.
+    """
+    import numpy as np
+
+    dataset = getattr(datamodule, f"{split}_set", None)
+    if dataset is None:
+        loader_fn = getattr(datamodule, f"{split}_dataloader", None)
+        try:
+            dataset = getattr(loader_fn(), "dataset", None) if loader_fn else None
+        except Exception:  # a datamodule without that split raises; nothing to record
+            return None
+    if dataset is None:
+        return None
+    tensors = getattr(dataset, "tensors", None)
+    if tensors is not None:
+        rows = [t[:limit] for t in tensors]
+    else:
+        count = len(dataset) if limit is None else min(len(dataset), limit)
+        items = [dataset[i] for i in range(count)]
+        if not items or not isinstance(items[0], tuple | list):
+            return None
+        rows = [np.stack([_numpy(item[k]) for item in items]) for k in range(len(items[0]))]
+    features = _numpy(rows[0])
+    targets = _numpy(rows[1]) if len(rows) > 1 else None
+    return Split(split, features, targets)
+
+
+def predict_split(model: Any, datamodule: Any, split: str = "test") -> Split | None:
+    """Features, targets and model outputs of a whole split, from its (unshuffled) loader."""
+    import numpy as np
+    import torch
+
+    loader_fn = getattr(datamodule, f"{split}_dataloader", None)
+    if loader_fn is None:
+        return None
+    features, targets, outputs = [], [], []
+    device = getattr(model, "device", torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for batch in loader_fn():
+                if not isinstance(batch, tuple | list) or len(batch) < 2:
+                    return None
+                x, y = batch[0], batch[1]
+                outputs.append(_numpy(model(x.to(device))))
+                features.append(_numpy(x))
+                targets.append(_numpy(y))
+    finally:
+        model.train(was_training)
+    if not features:
+        return None
+    return Split(split, np.concatenate(features), np.concatenate(targets), np.concatenate(outputs))
+
+
+def log_splits(splits: Iterable[Split], dataset_name: str) -> dict[str, str]:
+    """Log each split as an MLflow dataset input of the active run; return split -> digest."""
+    import mlflow
+
+    digests = {}
+    for split in splits:
+        dataset = mlflow.data.from_numpy(
+            split.features[:DIGEST_ROWS],
+            targets=None if split.targets is None else split.targets[:DIGEST_ROWS],
+            name=f"{dataset_name}-{split.name}",
+        )
+        mlflow.log_input(dataset, context=split.name)
+        digests[split.name] = dataset.digest
+    return digests
+
+
+def _numpy(value: Any) -> np.ndarray:
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)

@@ -1,0 +1,201 @@
+"""What a run was made from, as MLflow tags: code, template, packages, environment lock, machine.
+
+A registered model is only as trustworthy as the answer to "what produced it?". Every item here is
+a plain run tag, so MLflow's own client, UI and `search_runs` read it without mlcore. Git facts use
+MLflow's own tag names (`mlflow.source.git.*`), taken from the project root rather than from
+`sys.argv[0]` as MLflow's context providers do: under pytest or `python -c`, that is not the
+project. Nothing here imports torch or mlflow at module level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+# MLflow's own tag names (mlflow.utils.mlflow_tags), spelled out to keep mlflow out of imports.
+GIT_COMMIT = "mlflow.source.git.commit"
+GIT_BRANCH = "mlflow.source.git.branch"
+GIT_REPO_URL = "mlflow.source.git.repoURL"
+PARENT_RUN_ID = "mlflow.parentRunId"
+# Ours: one namespace, so `tags.mlcore.* ` filters find them all.
+GIT_DIRTY = "mlcore.git.dirty"
+TEMPLATE_COMMIT = "mlcore.template.commit"
+TEMPLATE_SOURCE = "mlcore.template.source"
+MLCORE_VERSION = "mlcore.version"
+PYTHON_VERSION = "mlcore.python"
+PACKAGE_PREFIX = "mlcore.package."
+LOCK_FILE = "mlcore.env.lock_file"
+LOCK_SHA256 = "mlcore.env.lock_sha256"
+HOST_PREFIX = "mlcore.host."
+ACCELERATOR_PREFIX = "mlcore.accelerator."
+
+ANSWERS_FILE = ".copier-answers.yml"
+LOCK_FILENAME = "requirements-lock.txt"
+# Distributions whose versions decide whether a training run can be reproduced.
+KEY_PACKAGES = (
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "hydra-core",
+    "mlflow",
+    "numpy",
+    "scikit-learn",
+)
+
+
+def lineage_tags(root: str | os.PathLike[str], trainer: Any = None) -> dict[str, str]:
+    """Every lineage tag of a run started from the project at `root` (the Trainer, if given,
+    adds the accelerator, device count, precision and strategy it resolved)."""
+    root = Path(root).resolve()
+    tags: dict[str, str] = {}
+    tags |= git_tags(root)
+    tags |= template_tags(root)
+    tags |= package_tags()
+    tags |= lock_tags(root)
+    tags |= host_tags()
+    tags |= accelerator_tags(trainer)
+    return tags
+
+
+def git_tags(root: Path) -> dict[str, str]:
+    """Commit, branch, remote URL and whether the work tree differs from the commit.
+
+    Untracked files that git does not ignore count as dirty: new code that is not committed yet
+    is exactly what makes a run irreproducible. Outside a repository, or before its first commit,
+    the commit is left out and the tree is dirty.
+    """
+    if _git(root, "rev-parse", "--is-inside-work-tree") != "true":
+        return {}
+    tags = {GIT_DIRTY: "true" if _git(root, "status", "--porcelain") else "false"}
+    commit = _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    if commit:
+        tags[GIT_COMMIT] = commit
+    else:
+        tags[GIT_DIRTY] = "true"
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    if branch and branch != "HEAD":
+        tags[GIT_BRANCH] = branch
+    remote = _git(root, "config", "--get", "remote.origin.url")
+    if remote:
+        tags[GIT_REPO_URL] = remote
+    return tags
+
+
+def template_tags(root: Path) -> dict[str, str]:
+    """The template release (Copier's `_commit`) and source the project was rendered from."""
+    answers_path = _find_upwards(root, ANSWERS_FILE)
+    if answers_path is None:
+        return {}
+    import yaml
+
+    answers = yaml.safe_load(answers_path.read_text()) or {}
+    tags = {}
+    if answers.get("_commit"):
+        tags[TEMPLATE_COMMIT] = str(answers["_commit"])
+    if answers.get("_src_path"):
+        tags[TEMPLATE_SOURCE] = str(answers["_src_path"])
+    return tags
+
+
+def package_tags(packages: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
+    """mlcore's version, Python's, and each key distribution's (left out when not installed)."""
+    tags = {MLCORE_VERSION: installed_version("mlcore") or "unknown"}
+    tags[PYTHON_VERSION] = platform.python_version()
+    for name in packages:
+        found = installed_version(name)
+        if found:
+            tags[PACKAGE_PREFIX + name] = found
+    return tags
+
+
+def lock_tags(root: Path) -> dict[str, str]:
+    """The SHA-256 of `requirements-lock.txt` (`make lock`), or `none` where there is no lock."""
+    lock = root / LOCK_FILENAME
+    if not lock.is_file():
+        return {LOCK_FILE: "none"}
+    return {LOCK_FILE: LOCK_FILENAME, LOCK_SHA256: file_sha256(lock)}
+
+
+def host_tags() -> dict[str, str]:
+    """The machine: name, OS, CPU architecture and count, memory."""
+    tags = {
+        HOST_PREFIX + "name": platform.node(),
+        HOST_PREFIX + "platform": platform.platform(),
+        HOST_PREFIX + "machine": platform.machine(),
+        HOST_PREFIX + "cpus": str(os.cpu_count() or 0),
+    }
+    memory = _memory_bytes()
+    if memory:
+        tags[HOST_PREFIX + "memory_gb"] = f"{memory / 2**30:.1f}"
+    return tags
+
+
+def accelerator_tags(trainer: Any = None) -> dict[str, str]:
+    """What the run trained on: the Trainer's accelerator, devices, precision and strategy, and
+    the CUDA devices torch sees (torch is only consulted when it is already imported)."""
+    tags: dict[str, str] = {}
+    if trainer is not None:
+        accelerator = type(getattr(trainer, "accelerator", None)).__name__
+        tags[ACCELERATOR_PREFIX + "type"] = accelerator.removesuffix("Accelerator").lower()
+        tags[ACCELERATOR_PREFIX + "devices"] = str(getattr(trainer, "num_devices", ""))
+        tags[ACCELERATOR_PREFIX + "precision"] = str(getattr(trainer, "precision", ""))
+        tags[ACCELERATOR_PREFIX + "strategy"] = type(getattr(trainer, "strategy", None)).__name__
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        tags[ACCELERATOR_PREFIX + "cuda"] = str(torch.version.cuda)
+        tags[ACCELERATOR_PREFIX + "gpu_count"] = str(torch.cuda.device_count())
+        tags[ACCELERATOR_PREFIX + "gpu_name"] = torch.cuda.get_device_name(0)
+    return tags
+
+
+def installed_version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read in chunks (data files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_tags(values: Mapping[str, Any]) -> dict[str, str]:
+    """Tag values as MLflow stores them: strings, at most 5000 characters (its limit)."""
+    return {key: str(value)[:5000] for key, value in values.items() if value is not None}
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def _find_upwards(start: Path, name: str) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0

@@ -1,0 +1,286 @@
+"""One call that opens a training run's MLflow run with its lineage, and what ends it: the model.
+
+    with open_run(cfg, loggers, trainer) as run:       # lineage tags, config, system metrics
+        trainer.fit(...); trainer.test(...)
+        run.log_model(model, datamodule, metrics)      # data digests, plots, model, `candidate`
+
+The run is the one Lightning's `MLFlowLogger` creates, so metrics, checkpoints and our records
+share one run id and one tracking URI (SQLite by default, any server through the config or
+MLFLOW_TRACKING_URI). Without an MLflow logger (`logger=csv`, `logger=none`) the same calls do
+nothing beyond logging the config, so the entry point has no branches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcore.registry.store import EVAL_DATASET, EVAL_DIGEST
+from mlcore.tracking import lineage
+from mlcore.tracking.loggers import is_mlflow, log_config
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
+    from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger("mlcore.tracking")
+
+# Set by the sweep callback for the jobs of a Hydra multirun: their runs become its children.
+PARENT_RUN_ENV = "MLCORE_PARENT_RUN_ID"
+MODEL_URI = "mlcore.model.uri"
+REGISTERED = "mlcore.registry.version"
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """The `tracking` block of a run config (all optional)."""
+
+    system_metrics: bool = True
+    system_metrics_interval: float = 10.0
+    log_model: bool = True
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any] | None) -> TrackingSettings:
+        node = dict(node or {})
+        unknown = set(node) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) in `tracking`: {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(cls.__dataclass_fields__)}"
+            )
+        return cls(**node)
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The `registry` block of a run config: where and whether a trained model is registered."""
+
+    model_name: str | None = None
+    register: bool = False
+    intended_use: str = ""
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any] | None) -> RegistrySettings:
+        node = dict(node or {})
+        return cls(
+            model_name=node.get("model_name"),
+            register=bool(node.get("register", False)),
+            intended_use=str(node.get("intended_use") or ""),
+        )
+
+
+class TrackedRun(AbstractContextManager["TrackedRun"]):
+    """A training run's MLflow run (or nothing, without an MLflow logger)."""
+
+    def __init__(
+        self,
+        logger: Logger | None = None,
+        *,
+        tracking: TrackingSettings | None = None,
+        registry: RegistrySettings | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
+        self.logger = logger
+        self.tracking = tracking or TrackingSettings()
+        self.registry = registry or RegistrySettings()
+        self.parent_run_id = parent_run_id
+        self._monitor: Any = None
+        self.model_uri: str | None = None
+        self.version: ModelVersion | None = None
+        # Seconds from the start of log_model to a registered (or, unregistered, logged) model.
+        self.registered_after: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger is not None
+
+    @property
+    def run_id(self) -> str | None:
+        return self.logger.run_id if self.logger is not None else None
+
+    @property
+    def tracking_uri(self) -> str | None:
+        if self.logger is None:
+            return None
+        from mlcore.tracking.loggers import absolute_sqlite
+
+        return absolute_sqlite(self.logger._tracking_uri or _current_tracking_uri())
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Add tags to the run (nothing without MLflow)."""
+        if self.logger is not None:
+            from mlflow.entities import RunTag
+
+            values = lineage.text_tags(tags)
+            self.logger.experiment.log_batch(
+                self.run_id, tags=[RunTag(k, v) for k, v in values.items()]
+            )
+
+    def start_system_metrics(self) -> None:
+        """MLflow's system metrics (CPU, memory, disk, network; GPUs with nvidia-ml-py) every
+        `system_metrics_interval` seconds, in a daemon thread; skipped without psutil."""
+        if not (self.enabled and self.tracking.system_metrics) or self._monitor is not None:
+            return
+        try:
+            import psutil  # noqa: F401  # what MLflow samples with
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+        except ImportError:
+            log.info("System metrics off: psutil is not installed")
+            return
+        self._monitor = SystemMetricsMonitor(
+            self.run_id,
+            sampling_interval=self.tracking.system_metrics_interval,
+            tracking_uri=self.tracking_uri,
+        )
+        self._monitor.start()
+
+    def stop_system_metrics(self) -> None:
+        if self._monitor is not None:
+            self._monitor.finish()
+            self._monitor = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_system_metrics()
+
+    def log_model(
+        self, model: Any, datamodule: Any, metrics: Mapping[str, float] | None = None
+    ) -> ModelVersion | None:
+        """Record the data, plots and servable model of a finished training run, and register
+        the model as `candidate` (single runs with `registry.register`; not a search's trials).
+
+        Returns the registered version, or None where nothing was registered.
+        """
+        if not (self.enabled and self.tracking.log_model):
+            return None
+        import mlflow
+
+        from mlcore.tracking import inputs, plots
+        from mlcore.tracking.model import log_model
+
+        self.stop_system_metrics()  # training is over; the monitor would only sample this
+        started = time.perf_counter()
+        run_id = self.run_id
+        assert run_id is not None
+        mlflow.set_tracking_uri(self.tracking_uri)
+        with mlflow.start_run(run_id=run_id, log_system_metrics=False):
+            test = inputs.predict_split(model, datamodule, "test")
+            if test is None:
+                log.warning("No (x, y) test split to evaluate on: the model is not logged")
+                return None
+            splits = [inputs.dataset_rows(datamodule, name) for name in ("train", "val")]
+            name = type(datamodule).__name__
+            digests = inputs.log_splits([s for s in (*splits, test) if s is not None], name)
+            mlflow.set_tags({EVAL_DIGEST: digests["test"], EVAL_DATASET: f"{name}-test"})
+            info = log_model(model, test.features[:5])
+            self.model_uri = info.model_uri
+            mlflow.set_tag(MODEL_URI, info.model_uri)
+            log.info("Logged the model as %s (%.2f s)", info.model_uri, _since(started))
+            if self.registry.register and self.registry.model_name and not self.parent_run_id:
+                from mlcore.registry import register
+
+                self.version = register(
+                    run_id,
+                    self.registry.model_name,
+                    tracking_uri=self.tracking_uri,
+                    intended_use=self.registry.intended_use,
+                )
+                log.info(
+                    "Registered %s version %s as candidate (models:/%s@candidate), %.2f s after "
+                    "training; `make promote` makes it champion if it passes the gate",
+                    self.registry.model_name,
+                    self.version.version,
+                    self.registry.model_name,
+                    _since(started),
+                )
+            self.registered_after = _since(started)
+            # After registering: the plots are for people reading the run, not for serving it.
+            try:
+                self._log_plots(test, plots)
+            except Exception as error:  # a plot must never cost the run its model
+                log.warning("Plots not logged: %s", error)
+        return self.version
+
+    def _log_plots(self, test: Any, plots: Any) -> None:
+        """The confusion matrix (classifiers: integer targets, one output column per class) and
+        the learning curves of every train/val metric with a history."""
+        import mlflow
+        import numpy as np
+
+        outputs, targets = test.outputs, test.targets
+        if outputs.ndim == 2 and targets is not None and np.issubdtype(targets.dtype, np.integer):
+            classes = max(outputs.shape[1], int(targets.max()) + 1)
+            matrix = plots.confusion_matrix(targets, outputs.argmax(axis=1), classes)
+            mlflow.log_figure(plots.confusion_figure(matrix), plots.CONFUSION_MATRIX)
+            mlflow.log_dict({"labels": list(range(classes)), "matrix": matrix.tolist()},
+                            plots.CONFUSION_MATRIX.replace(".png", ".json"))  # fmt: skip
+        client = mlflow.MlflowClient(self.tracking_uri)
+        keys = client.get_run(self.run_id).data.metrics
+        histories = {
+            key: [(m.step, m.value) for m in client.get_metric_history(self.run_id, key)]
+            for key in keys
+            if key.split("/")[0] in ("train", "val")
+        }
+        figure = plots.learning_curves_figure(histories)
+        if figure is not None:
+            mlflow.log_figure(figure, plots.LEARNING_CURVES)
+
+
+def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> TrackedRun:
+    """Open the MLflow run of a training or evaluation run with its lineage.
+
+    Tags the run (before Lightning creates it, in the same call) with its lineage (see
+    `mlcore.tracking.lineage`), marks it a child of a running search, logs the resolved config to
+    every logger, and starts MLflow's system metrics. Returns a TrackedRun, a no-op without MLflow.
+    """
+    tracking = TrackingSettings.from_config(_node(cfg, "tracking"))
+    registry = RegistrySettings.from_config(_node(cfg, "registry"))
+    mlflow_logger = next((logger for logger in loggers if is_mlflow(logger)), None)
+    parent = os.environ.get(PARENT_RUN_ENV) or None
+    run = TrackedRun(mlflow_logger, tracking=tracking, registry=registry, parent_run_id=parent)
+    if mlflow_logger is not None:
+        root = Path(str(_node(cfg, "paths", {}).get("root_dir") or "."))
+        tags = lineage.lineage_tags(root, trainer)
+        if parent:
+            tags[lineage.PARENT_RUN_ID] = parent
+        _tag_run(mlflow_logger, tags)
+    log_config(cfg, loggers)
+    run.start_system_metrics()
+    return run
+
+
+def _tag_run(logger: Any, tags: Mapping[str, str]) -> None:
+    """Give the logger's run these tags: at creation when it has no run yet (one write)."""
+    if getattr(logger, "_run_id", None) is None:
+        logger.tags = {**tags, **(logger.tags or {})}
+        _ = logger.run_id  # creates the run now, with the tags
+        return
+    from mlflow.entities import RunTag
+
+    logger.experiment.log_batch(logger.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def _node(cfg: Any, key: str, default: Any = None) -> Any:
+    if cfg is None:
+        return default
+    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+    if value is not None and hasattr(value, "items") and not isinstance(value, dict):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+def _current_tracking_uri() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()
