@@ -39,6 +39,7 @@ def compose(project: Path, root: Path, overrides: list[str]):
     from hydra import initialize_config_dir
 
     paths = [f"paths.root_dir={root}", f"paths.output_dir={root}/out", f"paths.log_dir={root}/logs"]
+    paths.append(f"data.catalog={project}/configs/catalog.yaml")  # the project's data, any cwd
     with initialize_config_dir(config_dir=str(project / "configs"), version_base="1.3"):
         return hydra_compose("train", overrides=[*paths, *overrides])
 
