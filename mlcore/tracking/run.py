@@ -206,6 +206,23 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
                 log.warning("Plots not logged: %s", error)
         return self.version
 
+    def evaluate(self, model: Any, datamodule: Any) -> dict[str, float]:
+        """MLflow's evaluation (`mlflow.models.evaluate`) of the model's test predictions, logged
+        into this run: its standard metrics and plots for the task (see evaluation.py)."""
+        if not self.enabled:
+            return {}
+        from mlcore.tracking import inputs
+        from mlcore.tracking.evaluation import evaluate_predictions
+
+        test = inputs.predict_split(model, datamodule, "test")
+        if test is None or test.outputs is None or test.targets is None:
+            log.warning("No (x, y) test split: MLflow's evaluation skipped")
+            return {}
+        assert self.run_id is not None and self.tracking_uri is not None
+        return evaluate_predictions(
+            test.outputs, test.targets, run_id=self.run_id, tracking_uri=self.tracking_uri
+        )
+
     def _log_plots(self, test: Any, plots: Any) -> None:
         """The confusion matrix (classifiers: integer targets, one output column per class) and
         the learning curves of every train/val metric with a history."""

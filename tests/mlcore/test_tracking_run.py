@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from mlcore.tracking import open_run
+from mlcore.tracking.evaluation import task_of
 from mlcore.tracking.run import PARENT_RUN_ENV
 from mlcore.tracking.sweep import MlflowSweepCallback
 
@@ -262,3 +263,39 @@ def test_sweep_callback_makes_one_parent_run(
     assert run.info.status == "FINISHED" and run.data.tags["mlflow.runName"] == "train-search"
     assert run.data.metrics["best/val/acc"] == pytest.approx(0.97)
     assert run.data.params["best/model.dropout"] == "0.1"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "targets", "task"),
+    [
+        (np.zeros((4, 3)), np.array([0, 1, 2, 1]), "classifier"),
+        (np.zeros(4), np.linspace(0, 1, 4), "regressor"),
+        (np.zeros((4, 1)), np.linspace(0, 1, 4), "regressor"),
+        (np.zeros((4, 3)), np.zeros((4, 3)), None),  # several regression outputs
+    ],
+)
+def test_evaluation_task_follows_the_outputs_and_targets(outputs, targets, task) -> None:
+    assert task_of(outputs, targets) == task
+
+
+def test_evaluation_logs_mlflows_own_metrics_into_the_run(
+    project: Path, mlflow_logger: MLFlowLogger, tmp_path: Path, experiment: str
+) -> None:
+    cfg = run_config(project, experiment)
+    _run, _version, model, data = fit_and_log(cfg, [mlflow_logger], tmp_path, epochs=2)
+    # An evaluation run of its own, as the generated evaluate.py opens one.
+    logger = MLFlowLogger(experiment_name=experiment, tracking_uri=mlflow_logger._tracking_uri)
+    with open_run(cfg, [logger]) as run:
+        metrics = run.evaluate(model, data)
+
+    x, y = data.test_set.tensors
+    with torch.inference_mode():
+        accuracy = float((model(x).argmax(1) == y).float().mean())
+    assert metrics["accuracy_score"] == pytest.approx(accuracy)
+    assert metrics["example_count"] == len(y)
+    client = MlflowClient(mlflow_logger._tracking_uri)
+    assert client.get_run(run.run_id).data.metrics["accuracy_score"] == pytest.approx(accuracy)
+    artifacts = {artifact.path for artifact in client.list_artifacts(run.run_id)}
+    assert any("confusion_matrix" in path for path in artifacts), artifacts
+    with open_run(cfg, [CSVLogger(tmp_path, name="csv")]) as untracked:
+        assert untracked.evaluate(model, data) == {}

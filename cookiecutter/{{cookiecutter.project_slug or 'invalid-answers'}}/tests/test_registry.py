@@ -82,11 +82,17 @@ def test_champion_loads_by_alias_and_predicts(champion: TrainedRun) -> None:
 
 def test_evaluate_the_registered_champion(champion: TrainedRun, tmp_path) -> None:
     uri = f"models:/{champion.model_name}@champion"
-    overrides = ["trainer=cpu", "trainer.enable_progress_bar=false", "logger=csv"]
+    overrides = ["trainer=cpu", "trainer.enable_progress_bar=false", "logger=mlflow"]
     cfg = compose_config("eval", tmp_path, [*overrides, f"model_uri={uri}"])
     cfg.registry.tracking_uri = champion.tracking_uri
     metrics = evaluate(cfg)
     assert metrics["test/acc"] == pytest.approx(champion.metrics["test/acc"])
+    # MLflow's evaluation of the same predictions: plain accuracy, where test/acc is per class.
+    assert 0.9 < metrics["accuracy_score"] <= 1.0
+    datamodule = DigitsDataModule()
+    datamodule.prepare_data()
+    datamodule.setup()
+    assert metrics["example_count"] == len(datamodule.test_set)
 
 
 def test_worse_candidate_is_refused_then_rollback_restores(

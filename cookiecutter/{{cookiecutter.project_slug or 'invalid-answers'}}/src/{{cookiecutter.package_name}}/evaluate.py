@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Load the checkpoint or registered model and test it with its own `test_step`."""
+    """Test the checkpoint or registered model with its `test_step`, then MLflow's evaluation."""
     import lightning as L
     from mlcore.logging import setup_logging
     from mlcore.tracking import open_run, report
@@ -32,6 +32,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         run.set_tags({"mlcore.evaluated": cfg.get("model_uri") or str(cfg.ckpt_path)})
         trainer.test(model, datamodule=datamodule)
         metrics = scalar_metrics(trainer.callback_metrics)
+        # MLflow's own evaluation of the test predictions: accuracy, F1, per-class metrics and
+        # its confusion matrix, into the same run (nothing without an MLflow logger).
+        metrics |= run.evaluate(model, datamodule)
     report(trainer, metrics)
     return metrics
 
