@@ -124,7 +124,7 @@ def test_slurm_job_of_two_tasks_trains_and_logs_once(
 ) -> None:
     store = f"sqlite:///{tmp_path / 'slurm.db'}"
     env = {**slurm.env, "MLFLOW_TRACKING_URI": store}
-    args = ["slurm", "launcher.tasks_per_node=2", "launcher.mem_gb=null", "trainer.max_epochs=2",
+    args = ["slurm", "launcher.tasks_per_node=2", "launcher.mem_gb=null", "trainer.max_epochs=1",
             "tracking.system_metrics=false"]  # fmt: skip
     script = launch(project, *args, "--dry-run", env=env).stdout
     result = launch(project, *args, "--wait", "300", env=env)
