@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/gpu_loop.py on a GPU machine without network: Hydra and OmegaConf from the wheelhouse
-# build/gpu-wheels (PyYAML only if missing), mlcore and the rendered example (build/gpu-example,
-# made by `bench/gpu_loop.sh --prepare` on a machine with the dev environment) from the tree.
+# bench/gpu_loop.py on a GPU machine without network: Hydra and OmegaConf (with PyYAML and
+# packaging where missing) from the wheelhouse build/gpu-wheels, mlcore and the rendered example
+# build/gpu-example from the tree. `bench/gpu_loop.sh --prepare` makes both folders, here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -12,7 +12,7 @@ if [ "${1:-}" = "--prepare" ]; then
   (cd build/gpu-example && PYTHONPATH=src ../../.venv/bin/python -m digits_classifier.data)
   mkdir -p build/gpu-wheels
   .venv/bin/pip download --quiet --only-binary=:all: --python-version 3.12 --no-deps \
-    --dest build/gpu-wheels hydra-core==1.3.8 omegaconf==2.3.1
+    --dest build/gpu-wheels hydra-core==1.3.8 omegaconf==2.3.1 packaging==26.4
   .venv/bin/pip download --quiet --only-binary=:all: --python-version 3.12 --no-deps \
     --platform manylinux2014_x86_64 --dest build/gpu-wheels PyYAML==6.0.4
   .venv/bin/pip wheel --quiet --no-deps --wheel-dir build/gpu-wheels antlr4-python3-runtime==4.9.3
