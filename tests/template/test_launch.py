@@ -175,3 +175,16 @@ def test_bad_launches_are_refused_with_the_reason(
     os.chdir(project)
     assert launch([*args, "--dry-run"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_slurm_launcher_also_sends_sweeps_to_slurm(project: Path) -> None:
+    """`-m launcher=slurm` runs a sweep's trials through Hydra's submitit launcher."""
+    from hydra import compose, initialize_config_dir
+
+    overrides = ["launcher=slurm", "launcher.partition=gpu", "launcher.gpus_per_node=1"]
+    with initialize_config_dir(str(project / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert (launcher.partition, launcher.gpus_per_node, launcher.tasks_per_node) == ("gpu", 1, 1)
+    assert launcher.timeout_min == 60
