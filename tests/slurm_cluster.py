@@ -56,10 +56,16 @@ class SlurmCluster:
                 found.append(int(path.read_text()))
         return found
 
-    def stop(self) -> None:
-        for pid in self.pids():
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the daemons (they are not our children: wait until they are gone), remove
+        munged's folder."""
+        pids = self.pids()
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
         shutil.rmtree(self.munge.parent, ignore_errors=True)
 
 
