@@ -59,6 +59,7 @@ def generated_fit(project: Path, epochs: int, batches: int, overrides: list[str]
     import hydra
     import lightning as L
 
+    from mlcore.launch import trainer_settings
     from mlcore.training import instantiate_callbacks, instantiate_loggers
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +78,10 @@ def generated_fit(project: Path, epochs: int, batches: int, overrides: list[str]
         model = hydra.utils.instantiate(cfg.model)
         loggers = instantiate_loggers(cfg.logger)
         callbacks = instantiate_callbacks(cfg.callbacks, has_logger=bool(loggers))
-        trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        resources = trainer_settings(cfg.trainer, model)
+        trainer = hydra.utils.instantiate(
+            cfg.trainer, **resources, callbacks=callbacks, logger=loggers or False
+        )
         start = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         assert trainer.global_step == epochs * batches, "not the runs being compared"

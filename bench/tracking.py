@@ -78,6 +78,7 @@ def one_run(project: Path, tracked: bool, registry: bool = False) -> dict[str, f
     import lightning as L
     from lightning.pytorch import Callback
 
+    from mlcore.launch import trainer_settings
     from mlcore.tracking import open_run
     from mlcore.training import instantiate_callbacks, instantiate_loggers
 
@@ -94,7 +95,10 @@ def one_run(project: Path, tracked: bool, registry: bool = False) -> dict[str, f
         model = hydra.utils.instantiate(cfg.model)
         loggers = instantiate_loggers(cfg.get("logger"))
         callbacks = [*instantiate_callbacks(cfg.callbacks, has_logger=bool(loggers)), hook]
-        trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        resources = trainer_settings(cfg.trainer, model)
+        trainer = hydra.utils.instantiate(
+            cfg.trainer, **resources, callbacks=callbacks, logger=loggers or False
+        )
         found: dict[str, float] = {}
         with open_run(cfg, loggers, trainer) as run:
             start = time.perf_counter()

@@ -46,6 +46,11 @@ COMMANDS = {
         "mlcore.data.cli",
         "datasets of the data catalog: list, describe, load, save, fingerprint, verify",
     ),
+    # Training launches (mlcore/launch/; torch and submitit imported only when a launch runs).
+    "launch": (
+        "mlcore.launch.cli",
+        "run training with torchrun, on SLURM or as a Kubernetes PyTorchJob (configs/launcher/)",
+    ),
 }
 
 

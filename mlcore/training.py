@@ -42,8 +42,16 @@ def instantiate_callbacks(
 
 
 def instantiate_loggers(cfg: Mapping[str, Any] | None) -> list[Logger]:
-    """Build one Lightning logger per config entry with a `_target_` (none for `logger=none`)."""
-    return [instantiate(spec) for _, spec in _entries(cfg, "logger")]
+    """Build one Lightning logger per config entry with a `_target_` (none for `logger=none`).
+
+    In a distributed run only rank zero gets loggers: Lightning's loggers write from rank zero
+    alone anyway, and building one elsewhere races rank zero for the same store (two processes
+    creating one MLflow SQLite schema fail with "table experiments already exists").
+    """
+    from mlcore.logging import global_rank
+
+    entries = _entries(cfg, "logger")
+    return [instantiate(spec) for _, spec in entries] if global_rank() == 0 else []
 
 
 def _entries(cfg: Mapping[str, Any] | None, group: str) -> Iterable[tuple[str, Any]]:

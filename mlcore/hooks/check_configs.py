@@ -20,6 +20,7 @@ compositions take a few seconds) and never pull in torch.
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -45,10 +46,9 @@ from mlcore.hooks._common import (
 
 # Config groups whose options are not composed one by one (their files are still parsed).
 SKIPPED_GROUPS = frozenset({"hydra", "local"})
-# Hydra's plugin groups: an option missing there is a plugin this environment lacks, when Hydra
-# offers only its built-in `basic` option (otherwise it is a typo and reported).
+# Hydra's plugin groups: an option missing there is a plugin this environment lacks, unless it is
+# close to an option that is there (then it is a typo, and reported).
 PLUGIN_GROUPS = frozenset({"hydra/sweeper", "hydra/launcher"})
-BUILTIN_PLUGIN_OPTIONS = frozenset({"basic"})
 VERSION_BASE = "1.3"
 PACKAGE_HEADER = re.compile(r"^#\s*@package\s+(\S+)")
 # `${a.b}`, a plain reference to another key (not a resolver call).
@@ -621,7 +621,8 @@ class Checker:
         missing = str(error.missing_cfg_file or "")
         options = list(error.options or [])
         group = missing.rpartition("/")[0]
-        if group in PLUGIN_GROUPS and set(options) <= BUILTIN_PLUGIN_OPTIONS:
+        option = missing.rpartition("/")[2]
+        if group in PLUGIN_GROUPS and not difflib.get_close_matches(option, options, cutoff=0.75):
             subject = self.files.get(job.subject) or self.files[job.primary]
             return Outcome(
                 notes=[

@@ -138,8 +138,8 @@ def host_tags() -> dict[str, str]:
 
 
 def accelerator_tags(trainer: Any = None) -> dict[str, str]:
-    """What the run trained on: the Trainer's accelerator, devices, precision and strategy, and
-    the CUDA devices torch sees (torch is only consulted when it is already imported)."""
+    """What the run trained on: the Trainer's accelerator, devices (per node), nodes, world size,
+    precision and strategy, and the CUDA devices torch sees (only if torch is already imported)."""
     tags: dict[str, str] = {}
     if trainer is not None:
         accelerator = type(getattr(trainer, "accelerator", None)).__name__
@@ -147,6 +147,9 @@ def accelerator_tags(trainer: Any = None) -> dict[str, str]:
         tags[ACCELERATOR_PREFIX + "devices"] = str(getattr(trainer, "num_devices", ""))
         tags[ACCELERATOR_PREFIX + "precision"] = str(getattr(trainer, "precision", ""))
         tags[ACCELERATOR_PREFIX + "strategy"] = type(getattr(trainer, "strategy", None)).__name__
+        # Processes over all nodes, and nodes: what a distributed run was spread over.
+        tags[ACCELERATOR_PREFIX + "world_size"] = str(getattr(trainer, "world_size", ""))
+        tags[ACCELERATOR_PREFIX + "num_nodes"] = str(getattr(trainer, "num_nodes", ""))
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         tags[ACCELERATOR_PREFIX + "cuda"] = str(torch.version.cuda)

@@ -253,10 +253,17 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
 
     Tags the run (before Lightning creates it, in the same call) with its lineage (see
     `mlcore.tracking.lineage`), marks it a child of a running search, logs the resolved config to
-    every logger, and starts MLflow's system metrics. Returns a TrackedRun, a no-op without MLflow.
+    every logger, and starts MLflow's system metrics. Returns a TrackedRun, a no-op without MLflow
+    and in every process of a distributed run but rank zero.
     """
+    from mlcore.logging import global_rank
+
     tracking = TrackingSettings.from_config(_node(cfg, "tracking"))
     registry = RegistrySettings.from_config(_node(cfg, "registry"))
+    if global_rank() != 0:
+        # One run per training, however many processes: the other ranks record nothing (Lightning
+        # writes metrics and checkpoints from rank zero too), so log_model is a no-op there.
+        return TrackedRun(None, tracking=tracking, registry=registry)
     mlflow_logger = next((logger for logger in loggers if is_mlflow(logger)), None)
     parent = os.environ.get(PARENT_RUN_ENV) or None
     run = TrackedRun(mlflow_logger, tracking=tracking, registry=registry, parent_run_id=parent)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import lightning as L
 import mlcore.data
+import mlcore.launch
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
@@ -54,8 +55,8 @@ class DigitsDataModule(L.LightningDataModule):
         batch_size: int = 64,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
-        num_workers: int = 0,
-        pin_memory: bool = False,
+        num_workers: int | None = 0,
+        pin_memory: bool | None = None,
         seed: int = 42,
     ) -> None:
         super().__init__()
@@ -117,14 +118,9 @@ class DigitsDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
+        # Workers and pinned memory: as configured, or (null) what suits the trainer's hardware.
+        loading = mlcore.launch.loader_settings(self.trainer, self.num_workers, self.pin_memory)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **loading)
 
 
 if __name__ == "__main__":  # `make data`: materialise the example dataset

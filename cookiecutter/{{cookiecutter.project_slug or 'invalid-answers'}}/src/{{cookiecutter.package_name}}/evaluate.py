@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint or registered model with its `test_step`, then MLflow's evaluation."""
     import lightning as L
+    from mlcore.launch import trainer_settings
     from mlcore.logging import setup_logging
     from mlcore.tracking import open_run, report
     from mlcore.training import instantiate_loggers, scalar_metrics
@@ -27,7 +28,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model = load_model(cfg)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     loggers = instantiate_loggers(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, **trainer_settings(cfg.trainer, model), logger=loggers or False
+    )
     with open_run(cfg, loggers, trainer) as run:
         run.set_tags({"mlcore.evaluated": cfg.get("model_uri") or str(cfg.ckpt_path)})
         trainer.test(model, datamodule=datamodule)

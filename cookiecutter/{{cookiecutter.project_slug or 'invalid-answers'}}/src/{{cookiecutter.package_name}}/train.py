@@ -4,6 +4,7 @@ Every config key can be overridden on the command line (`model.dropout=0.2 train
 `ckpt_path=.../last.ckpt` resumes a run from its last checkpoint; `--cfg job` prints the config.
 With MLflow (the default logger) the run records its lineage, and the tested model is registered
 as `candidate` (configs/registry/); `make promote` makes it `champion` through the gate.
+The same code runs on several GPUs and nodes: `make launch` (configs/launcher/).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit the model, test its best checkpoint, log and register it, and return the metrics."""
     # Heavy imports live here so that `--help` and `--cfg job` answer instantly.
     import lightning as L
+    from mlcore.launch import trainer_settings
     from mlcore.logging import setup_logging
     from mlcore.tracking import open_run, report
     from mlcore.training import instantiate_callbacks, instantiate_loggers, scalar_metrics
@@ -33,10 +35,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model: L.LightningModule = hydra.utils.instantiate(cfg.model)
     loggers = instantiate_loggers(cfg.get("logger"))
     callbacks = instantiate_callbacks(cfg.get("callbacks"), has_logger=bool(loggers))
+    # Accelerator, devices, nodes, strategy and precision for this machine and launch.
+    resources = trainer_settings(cfg.trainer, model)
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        cfg.trainer, **resources, callbacks=callbacks, logger=loggers or False
     )
-    # The MLflow run with its lineage (code, template, packages, lock, host) and the config.
+    # The MLflow run with its lineage (code, template, packages, lock, host, world size) and the
+    # config; on rank zero only, as checkpoints and the registered model.
     with open_run(cfg, loggers, trainer) as run:
         log.info("Training %s on %s", type(model).__name__, type(datamodule).__name__)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -1,0 +1,190 @@
+"""`mlcore launch` on a generated project, without a cluster: what each launcher would start.
+
+The sbatch scripts and PyTorchJob manifests are compared with golden files (review a change to
+them like any diff: `MLCORE_UPDATE_GOLDEN=1 pytest tests/template/test_launch.py` rewrites them),
+and every manifest is validated offline with check-jsonschema against the PyTorchJob schema
+written from Kubeflow's v1 API reference (mlcore/launch/schemas/pytorchjob-v1.json).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlcore.launch.cli import main as launch
+from tests.conftest import REPO, run
+from tests.template.conftest import example_answers, render
+
+GOLDEN = Path(__file__).parent / "golden" / "launch"
+SCHEMA = REPO / "mlcore" / "launch" / "schemas" / "pytorchjob-v1.json"
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+
+# name: (launcher, overrides); the golden file is <name>.sh or <name>.yaml.
+SBATCH = {
+    "slurm-default": ("slurm", []),
+    "slurm-2-nodes-8-gpus": (
+        "slurm",
+        ["launcher.nodes=2", "launcher.gpus_per_node=8", "launcher.partition=gpu",
+         "launcher.cpus_per_task=12", "launcher.setup=[source .venv/bin/activate]",
+         "trainer=gpu", "trainer.devices=auto"],
+    ),
+}  # fmt: skip
+MANIFESTS = {
+    "pytorchjob-default": ("kubernetes", []),
+    "pytorchjob-2-nodes-8-gpus": (
+        "kubernetes",
+        ["launcher.nodes=2", "launcher.gpus_per_node=8", "launcher.namespace=ml",
+         "launcher.image=registry.example.com/digits-classifier:1.0",
+         "+launcher.env.MLFLOW_TRACKING_URI=http://mlflow.mlflow:5000",
+         "trainer.max_epochs=30"],
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(
+        tmp_path_factory.mktemp("launch") / "digits", example_answers("digits-classifier")
+    )
+
+
+def dry_run(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    os.chdir(project)
+    code = launch([*args, "--dry-run", "--config-dir", str(project / "configs")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+def normalized(text: str, project: Path) -> str:
+    """Machine-specific paths as placeholders, so the golden file holds on every machine."""
+    return text.replace(str(project), "<project>").replace(sys.executable, "<python>")
+
+
+def check_golden(name: str, text: str) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("MLCORE_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert golden.is_file(), f"no golden file {golden}: run with MLCORE_UPDATE_GOLDEN=1"
+    assert text == golden.read_text(), f"{name} differs from its golden file"
+
+
+@pytest.fixture(autouse=True)
+def _keep_cwd() -> object:
+    cwd = Path.cwd()
+    yield
+    os.chdir(cwd)
+
+
+@pytest.mark.parametrize("name", sorted(SBATCH))
+def test_sbatch_script_matches_golden(
+    name: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    launcher, overrides = SBATCH[name]
+    text = dry_run(project, capsys, launcher, *overrides)
+    assert dry_run(project, capsys, launcher, *overrides) == text, "not deterministic"
+    check_golden(f"{name}.sh", normalized(text, project))
+
+
+@pytest.mark.parametrize("name", sorted(MANIFESTS))
+def test_pytorchjob_matches_golden_and_schema(
+    name: str, project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    launcher, overrides = MANIFESTS[name]
+    text = dry_run(project, capsys, launcher, *overrides)
+    assert dry_run(project, capsys, launcher, *overrides) == text, "not deterministic"
+    check_golden(f"{name}.yaml", text)
+    manifest = tmp_path / f"{name}.yaml"
+    manifest.write_text(text)
+    run([CHECK_JSONSCHEMA, "--schemafile", SCHEMA, manifest], cwd=tmp_path)
+
+
+def test_schema_rejects_what_the_operator_would(
+    project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The schema is not a formality: wrong types and names fail it."""
+    job = yaml.safe_load(dry_run(project, capsys, "kubernetes", "launcher.nodes=2"))
+    broken = {
+        "replicas-as-text": ("Worker", "replicas", "one"),
+        "restart-policy": ("Worker", "restartPolicy", "Sometimes"),
+        "two-masters": ("Master", "replicas", 2),
+    }
+    for label, (replica, key, value) in broken.items():
+        bad = yaml.safe_load(yaml.safe_dump(job))
+        bad["spec"]["pytorchReplicaSpecs"][replica][key] = value
+        path = tmp_path / f"{label}.yaml"
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(AssertionError, match="exited 1"):
+            run([CHECK_JSONSCHEMA, "--schemafile", SCHEMA, path], cwd=tmp_path)
+    container = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    container["name"] = "trainer"  # the operator only runs the container named pytorch
+    path = tmp_path / "container-name.yaml"
+    path.write_text(yaml.safe_dump(job))
+    with pytest.raises(AssertionError, match="exited 1"):
+        run([CHECK_JSONSCHEMA, "--schemafile", SCHEMA, path], cwd=tmp_path)
+
+
+def test_manifest_runs_torchrun_with_the_training_overrides(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = yaml.safe_load(dry_run(project, capsys, *MANIFESTS["pytorchjob-2-nodes-8-gpus"][0:1],
+                                 *MANIFESTS["pytorchjob-2-nodes-8-gpus"][1]))  # fmt: skip
+    spec = job["spec"]
+    assert spec["nprocPerNode"] == "8"
+    assert spec["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
+    container = spec["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    assert container["command"][:4] == ["python", "-m", "torch.distributed.run", "-m"]
+    assert container["args"] == ["trainer.max_epochs=30"]  # launcher.* stay out of training
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow:5000"
+    assert env["MLCORE_RUN_NAME"] == "digits-classifier-train"
+
+
+def test_local_dry_run_prints_torchrun(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = dry_run(project, capsys, "local", "launcher.nproc_per_node=2", "trainer.max_epochs=1")
+    assert "accelerator=cpu, devices=2" in out
+    command = out.strip().splitlines()[-1]
+    assert command == (
+        f"{sys.executable} -m torch.distributed.run --standalone --nnodes=1 --nproc-per-node=2 "
+        "-m digits_classifier.train trainer.max_epochs=1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["local", "trainer.accelerator=gpu"], "no CUDA GPU is visible here"),
+        (["local", "launcher.nproc_per_node=0"], "launcher.nproc_per_node=0"),
+        (["local", "+launcher.nprocs=2"], "unknown key(s) in the local launcher config: nprocs"),
+        (["slurm", "launcher.nodes=two"], "launcher.nodes='two'"),
+        (["kubernetes", "launcher.name=Digits_Train"], "is not a Kubernetes name"),
+        (["kubernetes", "launcher.gpus_per_node=2", "launcher.nproc_per_node=4"], "one process"),
+        (["k8s"], "no launcher 'k8s'"),
+        (["local", "trainer=tpu"], "Could not find 'trainer/tpu'"),
+    ],
+)
+def test_bad_launches_are_refused_with_the_reason(
+    args: list[str], message: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.chdir(project)
+    assert launch([*args, "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_slurm_launcher_also_sends_sweeps_to_slurm(project: Path) -> None:
+    """`-m launcher=slurm` runs a sweep's trials through Hydra's submitit launcher."""
+    from hydra import compose, initialize_config_dir
+
+    overrides = ["launcher=slurm", "launcher.partition=gpu", "launcher.gpus_per_node=1"]
+    with initialize_config_dir(str(project / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert (launcher.partition, launcher.gpus_per_node, launcher.tasks_per_node) == ("gpu", 1, 1)
+    assert launcher.timeout_min == 60
