@@ -214,6 +214,10 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         from mlcore.tracking import inputs
         from mlcore.tracking.evaluation import evaluate_predictions
 
+        # The monitor thread must be gone before MLflow's evaluation imports scikit-learn: its
+        # first MlflowClient holds MLflow's import-hook lock, and an import in this thread then
+        # waits for that lock while holding the module's (a deadlock seen in the tests).
+        self.stop_system_metrics()
         test = inputs.predict_split(model, datamodule, "test")
         if test is None or test.outputs is None or test.targets is None:
             log.warning("No (x, y) test split: MLflow's evaluation skipped")
