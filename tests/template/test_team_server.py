@@ -77,7 +77,8 @@ def run_in(
     )
     if check and result.returncode != 0:
         raise AssertionError(
-            f"{command} exited {result.returncode}\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+            f"{command} exited {result.returncode}\n"
+            f"{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
         )
     return result
 
@@ -220,9 +221,11 @@ CONTENDER = textwrap.dedent(
     import sys, time
     from mlcore.registry import Gate, RegistryError, promote, register
 
-    run_id, name, model_uri, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-    time.sleep(max(0.0, start - time.time()))  # every contender starts at the same moment
+    run_id, name, model_uri = sys.argv[1:4]
+    register_at, promote_at = float(sys.argv[4]), float(sys.argv[5])
+    time.sleep(max(0.0, register_at - time.time()))  # every contender registers at once,
     version = register(run_id, name, model_uri=model_uri).version
+    time.sleep(max(0.0, promote_at - time.time()))  # then every contender promotes at once
     try:
         done = promote(name, Gate(floor={floor}), version=version)
         print("PROMOTED", version, done.previous)
@@ -248,10 +251,13 @@ def test_concurrent_registrations_and_promotions_obey_the_gate(
 
     script = tmp_path / "contender.py"
     script.write_text(CONTENDER)
-    start = time.time() + 8  # after every contender has imported mlflow
+    # Registering at once: after every contender has imported mlflow. Promoting at once: after
+    # every registration (they take turns on the alias), so that the promotions really collide.
+    register_at = time.time() + 8
+    promote_at = register_at + 12
     contenders = [
         subprocess.Popen(
-            [sys.executable, str(script), run_id, name, logged_model, str(start)],
+            [sys.executable, script, run_id, name, logged_model, f"{register_at}", f"{promote_at}"],
             env={**_without_mlflow_env(), **server.client_env(("trainer", "bob")[i % 2])},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -260,7 +266,7 @@ def test_concurrent_registrations_and_promotions_obey_the_gate(
         for i, run_id in enumerate(runs)
     ]
     results = [process.communicate(timeout=300) for process in contenders]
-    for process, (stdout, stderr) in zip(contenders, results, strict=True):
+    for process, (_, stderr) in zip(contenders, results, strict=True):
         assert process.returncode == 0, stderr[-3000:]
     lines = [stdout.strip() for stdout, _ in results]
     assert all(line.startswith(("PROMOTED", "REFUSED")) for line in lines), lines
@@ -274,6 +280,8 @@ def test_concurrent_registrations_and_promotions_obey_the_gate(
             v.version: registry.get_run(v.run_id).data.metrics["test/acc"] for v in versions
         }
     assert len(versions) == len(accuracies), "every contender registered its version"
+    newest = str(max(int(v.version) for v in versions))
+    assert aliases_of(model)["candidate"] == newest, "candidate moves only forward"
     champion = aliases_of(model)["champion"]
     assert accuracy[champion] == max(accuracies), f"the best version is champion: {lines}"
     history = json.loads(model.tags["mlcore.champion.history"])
