@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+
+from tests.servers import MlflowServer, MotoServer, Postgres, start_moto_server, start_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,3 +50,51 @@ def run(
             f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
         )
     return result
+
+
+# -- Servers, each started once per test process (session) and stopped at its end ---------------
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's S3 server on 127.0.0.1."""
+    server = start_moto_server(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1. Skipped where PostgreSQL is not installed,
+    except on CI (CI=true), where .ci/run installs it and these tests must run."""
+    # Not under pytest's basetemp: that is private to this user, and PostgreSQL runs as `postgres`
+    # when the tests run as root.
+    folder = Path(tempfile.mkdtemp(prefix="postgres-"))
+    folder.chmod(0o755)
+    try:
+        server = start_postgres(folder)
+    except FileNotFoundError:
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is missing on CI: .ci/run installs it")
+        pytest.skip(
+            "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql): "
+            "`apt-get install postgresql` to run the team MLflow server tests; CI always runs them"
+        )
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Postgres, moto_server: MotoServer
+) -> Iterator[MlflowServer]:
+    """The team MLflow server of deploy/mlflow/ (basic-auth, PostgreSQL, artifacts on S3), with
+    the users `trainer` and `reader`. Tests that stop it restart it (`ensure_running`)."""
+    from tests.servers import start_mlflow_server
+
+    server = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"), postgres, moto_server)
+    server.add_users()
+    yield server
+    server.stop()

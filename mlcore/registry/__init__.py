@@ -8,8 +8,10 @@
 - `load(name, alias)`: a pyfunc model ready to predict; `describe(name, ref)`: a version's lineage.
 
 Stages (Staging/Production) are deprecated in MLflow; aliases and tags carry all of it. Errors are
-RegistryError subclasses (errors.py) whose messages name what is wrong. The `mlcore registry`
-command (cli.py) is the same API from the shell. mlflow is imported only when a function runs.
+RegistryError subclasses (errors.py) whose messages name what is wrong, a server's refusals
+(403, 401) and outages included. Alias moves on one model take turns (lock.py). The
+`mlcore registry` command (cli.py) is the same API from the shell. mlflow is imported only when
+a function runs.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ from mlcore.registry.errors import (
     GateMetricMissingError,
     ModelNotFoundError,
     NoPreviousChampionError,
+    NotAuthenticatedError,
+    PermissionDeniedError,
+    PromotionLockedError,
     PromotionRefusedError,
     RegistryError,
     RunModelNotFoundError,
+    ServerUnavailableError,
     VersionNotFoundError,
 )
 from mlcore.registry.gate import Evidence, Gate
@@ -41,10 +47,14 @@ __all__ = [
     "GateMetricMissingError",
     "ModelNotFoundError",
     "NoPreviousChampionError",
+    "NotAuthenticatedError",
+    "PermissionDeniedError",
     "Promotion",
+    "PromotionLockedError",
     "PromotionRefusedError",
     "RegistryError",
     "RunModelNotFoundError",
+    "ServerUnavailableError",
     "VersionNotFoundError",
     "describe",
     "load",

@@ -24,6 +24,7 @@ examples (in a generated project):
   mlcore registry describe candidate          lineage of the candidate (--json for machines)
   mlcore registry list                        versions and their aliases
   mlcore registry register <run id>           a run's logged model as a new candidate
+  mlcore registry unlock                      remove a promotion lock left by a killed process
 """
 
 
@@ -69,6 +70,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     describe.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("list", parents=[common], help="versions, aliases and gate metric")
+    commands.add_parser(
+        "unlock", parents=[common], help="remove a promotion lock a killed process left behind"
+    )
     return parser
 
 
@@ -114,6 +118,12 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(described, indent=2, default=str) if args.json else _text(described))
     elif args.command == "list":
         _list(name, uri, settings.gate.metric)
+    elif args.command == "unlock":
+        from mlcore.registry import lock, store
+
+        with store.translated(f"unlock model {name!r}", uri, name):
+            released = lock.release(store.connect(uri), name)
+        print(f"Removed {lock.lock_name(name)}" if released else f"{name} was not locked")
     return 0
 
 
@@ -137,6 +147,13 @@ def _list(name: str, uri: str | None, metric: str) -> None:
     from mlcore.registry import store
 
     client = store.connect(uri)
+    with store.translated(f"list model {name!r}", uri, name):
+        _print_versions(client, name, metric)
+
+
+def _print_versions(client: Any, name: str, metric: str) -> None:
+    from mlcore.registry import store
+
     model = store.registered_model(client, name)
     aliases: dict[str, list[str]] = {}
     for alias, version in store.aliases_of(model).items():

@@ -25,11 +25,12 @@ def load(name: str, alias: str = store.CHAMPION, *, tracking_uri: str | None = N
     from mlcore.tracking.model import _skip_module_scan
 
     client = store.connect(tracking_uri)
-    found = store.version(client, name, alias)
-    # The version's own storage location: loading it needs no global tracking or registry URI.
-    location = client.get_model_version_download_uri(name, found.version)
-    _skip_module_scan()
-    return mlflow.pyfunc.load_model(location)
+    with store.translated(f"load model {name!r}@{alias}", tracking_uri, name):
+        found = store.version(client, name, alias)
+        # The version's own storage location: loading it needs no global tracking or registry URI.
+        location = client.get_model_version_download_uri(name, found.version)
+        _skip_module_scan()
+        return mlflow.pyfunc.load_model(location)
 
 
 def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
@@ -38,13 +39,14 @@ def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
     import mlflow.pytorch
 
     name, ref = store.parse_model_uri(uri)
-    client = store.connect(tracking_uri)
-    found = store.version(client, name, ref)
-    location = client.get_model_version_download_uri(name, found.version)
     from mlcore.tracking.model import _skip_module_scan
 
-    _skip_module_scan()
-    return mlflow.pytorch.load_model(location)
+    client = store.connect(tracking_uri)
+    with store.translated(f"load {uri}", tracking_uri, name):
+        found = store.version(client, name, ref)
+        location = client.get_model_version_download_uri(name, found.version)
+        _skip_module_scan()
+        return mlflow.pytorch.load_model(location)
 
 
 def describe(
@@ -52,6 +54,11 @@ def describe(
 ) -> dict[str, Any]:
     """A version's lineage: aliases, run, metrics, data, every lineage tag, gate decisions."""
     client = store.connect(tracking_uri)
+    with store.translated(f"describe model {name!r}", tracking_uri, name):
+        return _describe(client, name, ref)
+
+
+def _describe(client: Any, name: str, ref: str | int) -> dict[str, Any]:
     model = store.registered_model(client, name)
     found = store.version(client, name, ref)
     aliases = sorted(a for a, v in store.aliases_of(model).items() if v == str(found.version))

@@ -42,3 +42,20 @@ class PromotionRefusedError(RegistryError):
 
 class NoPreviousChampionError(RegistryError):
     """Rollback asked for, but no earlier champion is recorded."""
+
+
+class ServerUnavailableError(RegistryError):
+    """The MLflow server did not answer, after MLflow's own bounded retries."""
+
+
+class NotAuthenticatedError(RegistryError):
+    """The server asks for credentials that are missing or wrong (HTTP 401)."""
+
+
+class PermissionDeniedError(RegistryError):
+    """The server refused this user the change (HTTP 403): e.g. a read-only user registering or
+    promoting a model."""
+
+
+class PromotionLockedError(RegistryError):
+    """Another promotion or rollback of the same model held its lock for longer than we waited."""

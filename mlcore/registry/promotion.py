@@ -5,6 +5,11 @@ Aliases, not MLflow's deprecated stages: `champion` is what serving loads
 the new champion to the registered model's `mlcore.champion.history` tag and stamps the version
 with the time and the gate's reasoning, so `rollback` knows where to go back to and `describe`
 shows why a version is champion.
+
+Both run under the model's promotion lock (lock.py), so concurrent promotions of one model are
+serialized: each is gated against the champion it actually replaces, and the history tag is
+appended to by one process at a time. Refusals by the server (403 for a read-only user, 401,
+no answer) are RegistryErrors that say so (store.translated).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING
 from mlcore.registry import store
 from mlcore.registry.errors import NoPreviousChampionError, PromotionRefusedError
 from mlcore.registry.gate import Evidence, Gate
+from mlcore.registry.lock import WAIT_SECONDS, promotion_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,12 +47,24 @@ def promote(
     *,
     version: str | int = store.CANDIDATE,
     tracking_uri: str | None = None,
+    wait: float = WAIT_SECONDS,
 ) -> Promotion:
     """Make `version` (a number or alias, the `candidate` by default) the champion if it passes
-    the gate against the current champion; raise a RegistryError saying why not."""
+    the gate against the current champion; raise a RegistryError saying why not.
+
+    Waits up to `wait` seconds for another promotion or rollback of the model to finish.
+    """
     client = store.connect(tracking_uri)
-    candidate = store.version(client, name, version)
-    number = str(candidate.version)
+    with store.translated(f"promote a version of model {name!r}", tracking_uri, name):
+        candidate = store.version(client, name, version)
+        number = str(candidate.version)
+        with promotion_lock(client, name, wait):
+            return _promote(client, name, gate, candidate, number)
+
+
+def _promote(
+    client: MlflowClient, name: str, gate: Gate, candidate: ModelVersion, number: str
+) -> Promotion:
     current = store.alias_version(client, name, store.CHAMPION)
     if current == number:
         raise PromotionRefusedError(f"{name} v{number} is already the champion")
@@ -71,9 +89,18 @@ def promote(
     return Promotion(name, number, current, reason)
 
 
-def rollback(name: str, *, tracking_uri: str | None = None) -> Promotion:
+def rollback(
+    name: str, *, tracking_uri: str | None = None, wait: float = WAIT_SECONDS
+) -> Promotion:
     """Give `champion` back to the version that held it before the current one."""
     client = store.connect(tracking_uri)
+    with store.translated(f"roll back model {name!r}", tracking_uri, name):
+        store.registered_model(client, name)
+        with promotion_lock(client, name, wait):
+            return _rollback(client, name)
+
+
+def _rollback(client: MlflowClient, name: str) -> Promotion:
     model = store.registered_model(client, name)
     current = store.alias_version(client, name, store.CHAMPION)
     past = store.history(model)

@@ -10,6 +10,7 @@ from mlcore.registry.card import model_card
 from mlcore.registry.errors import RunModelNotFoundError
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger("mlcore.registry")
@@ -32,12 +33,26 @@ def register(
     The model is the one `mlcore.tracking` logged (the run's `mlcore.model.uri` tag) unless
     `model_uri` names another.
     """
+    client = store.connect(tracking_uri)
+    with store.translated(f"register a version of model {name!r}", tracking_uri, name):
+        return _register(client, run_id, name, alias, intended_use, model_uri)
+
+
+def _register(
+    client: MlflowClient,
+    run_id: str,
+    name: str,
+    alias: str,
+    intended_use: str,
+    model_uri: str | None,
+) -> ModelVersion:
     from mlflow.exceptions import MlflowException
 
-    client = store.connect(tracking_uri)
     try:
         run = client.get_run(run_id)
     except MlflowException as error:
+        if getattr(error, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise
         raise RunModelNotFoundError(f"no run {run_id!r} in {client.tracking_uri}") from error
     source = model_uri or run.data.tags.get(RUN_MODEL_URI)
     if not source:
@@ -47,8 +62,14 @@ def register(
         )
     try:
         client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description=f"Registered by mlcore from {source}")
+    except MlflowException as error:
+        if getattr(error, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise
+        try:
+            client.create_registered_model(name, description=f"Registered by mlcore from {source}")
+        except MlflowException as race:  # another process registered the first version too
+            if getattr(race, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
     tags = {
         key: run.data.tags[key]
         for key in (store.EVAL_DIGEST, store.EVAL_DATASET)
@@ -62,6 +83,23 @@ def register(
     client.update_model_version(name, created.version, description=card)
     client.log_text(run_id, card, f"model_card/v{created.version}.md")
     client.set_tag(run_id, "mlcore.registry.version", f"{name}/{created.version}")
-    client.set_registered_model_alias(name, alias, created.version)
+    _advance_alias(client, name, alias, str(created.version))
     log.info("Registered %s version %s as %s", name, created.version, alias)
     return client.get_model_version(name, created.version)
+
+
+def _advance_alias(client: MlflowClient, name: str, alias: str, number: str) -> None:
+    """Point `alias` at version `number` unless it already points at a newer one.
+
+    Under the model's lock (lock.py): MLflow writes an alias by reading then inserting, so two
+    registrations setting `candidate` at once can fail on the database's unique key, and the
+    older version could win. Serialized and compared, the alias ends on the newest version.
+    """
+    from mlcore.registry.lock import promotion_lock
+
+    with promotion_lock(client, name):
+        current = store.alias_version(client, name, alias)
+        if current is not None and int(current) > int(number):
+            log.info("%s stays on %s v%s, newer than v%s", alias, name, current, number)
+            return
+        client.set_registered_model_alias(name, alias, number)

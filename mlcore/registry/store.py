@@ -9,9 +9,20 @@ tracking store (SQLite by default), and nothing here depends on global MLflow st
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from mlcore.registry.errors import AliasNotFoundError, ModelNotFoundError, VersionNotFoundError
+from mlcore.registry.errors import (
+    AliasNotFoundError,
+    ModelNotFoundError,
+    NotAuthenticatedError,
+    PermissionDeniedError,
+    RegistryError,
+    ServerUnavailableError,
+    VersionNotFoundError,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -22,6 +33,8 @@ CHAMPION = "champion"
 # Registered-model tag: the champion versions in promotion order, the current one last.
 HISTORY_TAG = "mlcore.champion.history"
 HISTORY_LIMIT = 100
+# A registered model of this name exists while a promotion or rollback of <name> runs (lock.py).
+LOCK_SUFFIX = ".promotion-lock"
 # Model-version tags.
 EVAL_DIGEST = "mlcore.eval.digest"
 EVAL_DATASET = "mlcore.eval.dataset"
@@ -31,10 +44,61 @@ GATE_DECISION = "mlcore.gate.decision"
 
 
 def connect(tracking_uri: str | None = None) -> MlflowClient:
-    """A client on the tracking store, whose registry is the same store."""
+    """A client on the tracking store, whose registry is the same store (on a server: with
+    MLflow's retries bounded, see mlcore.tracking.server)."""
     from mlflow import MlflowClient
 
+    from mlcore.tracking.server import bounded_retries
+
+    bounded_retries()
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+@contextmanager
+def translated(action: str, uri: str | None, name: str) -> Iterator[None]:
+    """Turn the server's refusals and outages during `action` into RegistryErrors that say so.
+
+    403 -> PermissionDeniedError, 401 -> NotAuthenticatedError, no answer after MLflow's
+    retries -> ServerUnavailableError. Anything else passes through unchanged.
+    """
+    from mlflow.exceptions import MlflowException
+    from requests.exceptions import HTTPError
+
+    from mlcore.tracking.server import is_unreachable, unreachable_message
+
+    try:
+        yield
+    except RegistryError:
+        raise
+    except (MlflowException, HTTPError) as error:
+        # Registry calls raise MlflowException; artifact transfers (a model card, a download),
+        # requests' HTTPError.
+        response = getattr(error, "response", None)
+        status = getattr(response, "status_code", None)
+        code = getattr(error, "error_code", "") or {
+            403: "PERMISSION_DENIED",
+            401: "UNAUTHENTICATED",
+        }.get(status, "")
+        where = uri or os.environ.get("MLFLOW_TRACKING_URI") or "the tracking store"
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        who = f"user {user!r}" if user else "this client (no MLFLOW_TRACKING_USERNAME)"
+        if code == "PERMISSION_DENIED":
+            raise PermissionDeniedError(
+                f"{who} may not {action} on {where}: the server refused (403 permission "
+                f"denied). Read permission lets a user load and describe model {name!r}, not "
+                "register or promote it: ask an MLflow admin for EDIT permission on it (and on "
+                "the experiment of the run, to register)"
+            ) from None
+        if code == "UNAUTHENTICATED":
+            raise NotAuthenticatedError(
+                f"{where} refused the credentials of {who} (401) when trying to {action}: "
+                "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your MLflow user"
+            ) from None
+        if is_unreachable(error):
+            raise ServerUnavailableError(
+                f"could not {action}: {unreachable_message(where, error)}"
+            ) from None
+        raise
 
 
 def registered_model(client: MlflowClient, name: str) -> RegisteredModel:
@@ -45,7 +109,11 @@ def registered_model(client: MlflowClient, name: str) -> RegisteredModel:
     except MlflowException as error:
         if not _not_found(error):
             raise
-    known = sorted(model.name for model in client.search_registered_models(max_results=50))
+    known = sorted(
+        model.name
+        for model in client.search_registered_models(max_results=50)
+        if not model.name.endswith(LOCK_SUFFIX)
+    )
     listing = ", ".join(known) if known else "none yet: `make train` registers one"
     raise ModelNotFoundError(
         f"no registered model {name!r} in {client.tracking_uri} (registered models: {listing})"

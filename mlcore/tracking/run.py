@@ -6,7 +6,9 @@
 
 The run is the one Lightning's `MLFlowLogger` creates, so metrics, checkpoints and our records
 share one run id and one tracking URI (SQLite by default, any server through the config or
-MLFLOW_TRACKING_URI). Without an MLflow logger (`logger=csv`, `logger=none`) the same calls do
+MLFLOW_TRACKING_URI). On a server, `tracking.on_outage` says what an outage does: `fail` stops
+training with a clear error, `continue` trains on and says at the end what was not logged
+(mlcore.tracking.server). Without an MLflow logger (`logger=csv`, `logger=none`) the same calls do
 nothing beyond logging the config, so the entry point has no branches.
 """
 
@@ -24,6 +26,14 @@ from typing import TYPE_CHECKING, Any
 from mlcore.registry.store import EVAL_DATASET, EVAL_DIGEST
 from mlcore.tracking import lineage
 from mlcore.tracking.loggers import is_mlflow, log_config
+from mlcore.tracking.server import (
+    OUTAGE_POLICIES,
+    OutageGuard,
+    TrackingUnavailableError,
+    bounded_retries,
+    is_unreachable,
+    unreachable_message,
+)
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger
@@ -44,6 +54,8 @@ class TrackingSettings:
     system_metrics: bool = True
     system_metrics_interval: float = 10.0
     log_model: bool = True
+    # What a tracking-server outage does to training: `fail` (stop) or `continue`.
+    on_outage: str = "fail"
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> TrackingSettings:
@@ -53,6 +65,11 @@ class TrackingSettings:
             raise ValueError(
                 f"unknown key(s) in `tracking`: {', '.join(sorted(unknown))}; "
                 f"known: {', '.join(cls.__dataclass_fields__)}"
+            )
+        if node.get("on_outage", cls.on_outage) not in OUTAGE_POLICIES:
+            raise ValueError(
+                f"tracking.on_outage must be {' or '.join(OUTAGE_POLICIES)}, "
+                f"not {node['on_outage']!r}"
             )
         return cls(**node)
 
@@ -91,6 +108,8 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         self.registry = registry or RegistrySettings()
         self.parent_run_id = parent_run_id
         self._monitor: Any = None
+        # Between Lightning's MLflow client and the server (see guard_outages).
+        self.guard: OutageGuard | None = None
         self.model_uri: str | None = None
         self.version: ModelVersion | None = None
         # Seconds from the start of log_model to a registered (or, unregistered, logged) model.
@@ -145,8 +164,28 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             self._monitor.finish()
             self._monitor = None
 
+    def guard_outages(self) -> None:
+        """Route the logger's client calls through an OutageGuard (tracking.on_outage)."""
+        if self.logger is None or self.guard is not None:
+            return
+        self.guard = OutageGuard(
+            self.logger._mlflow_client,
+            self.tracking.on_outage,
+            self.tracking_uri,  # type: ignore[arg-type]
+        )
+        self.logger._mlflow_client = self.guard
+
+    @property
+    def not_logged(self) -> str:
+        """What an outage kept from the server (empty when nothing was lost)."""
+        return self.guard.summary() if self.guard is not None else ""
+
     def __exit__(self, *exc: object) -> None:
         self.stop_system_metrics()
+        if self.guard is not None and self.guard.down:
+            self.guard.not_logged.append("the run's end status (it stays RUNNING on the server)")
+        if self.not_logged:
+            log.warning("%s", self.not_logged)
 
     def log_model(
         self, model: Any, datamodule: Any, metrics: Mapping[str, float] | None = None
@@ -158,6 +197,28 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         """
         if not (self.enabled and self.tracking.log_model):
             return None
+        if self.guard is not None and self.guard.down:
+            self.guard.not_logged.append(self._model_not_logged())
+            self.stop_system_metrics()
+            return None
+        try:
+            return self._log_model(model, datamodule)
+        except Exception as error:
+            if self.guard is None or not is_unreachable(error):
+                raise
+            self.guard.trip(error)
+            self.guard.not_logged.append(self._model_not_logged())
+            if self.tracking.on_outage == "fail":
+                raise TrackingUnavailableError(self.guard.failure_message()) from error
+            message = unreachable_message(self.tracking_uri, error)
+            log.warning("%s: the model is not logged", message)
+            return None
+
+    def _model_not_logged(self) -> str:
+        registered = " and its registration as candidate" if self.registry.register else ""
+        return f"the model{registered}"
+
+    def _log_model(self, model: Any, datamodule: Any) -> ModelVersion | None:
         import mlflow
 
         from mlcore.tracking import inputs, plots
@@ -276,7 +337,24 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
         tags = lineage.lineage_tags(root, trainer)
         if parent:
             tags[lineage.PARENT_RUN_ID] = parent
-        _tag_run(mlflow_logger, tags)
+        bounded_retries()
+        try:
+            _tag_run(mlflow_logger, tags)
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            message = unreachable_message(run.tracking_uri, error)
+            if tracking.on_outage == "fail":
+                raise TrackingUnavailableError(
+                    f"{message}. Nothing was trained (tracking.on_outage=fail); set "
+                    "tracking.on_outage=continue to train without tracking"
+                ) from error
+            log.warning("%s. Training without MLflow: nothing of this run is tracked", message)
+            loggers = [logger for logger in loggers if logger is not mlflow_logger]
+            if trainer is not None:
+                trainer.loggers = loggers
+            run = TrackedRun(None, tracking=tracking, registry=registry, parent_run_id=parent)
+        run.guard_outages()
     log_config(cfg, loggers)
     run.start_system_metrics()
     return run

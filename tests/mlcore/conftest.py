@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mlcore.data import Catalog
+from tests.servers import S3_ENV, MotoServer
 
 # Environment variables that change what mlcore does; subprocesses and logging tests start without.
 MLCORE_ENV = (
@@ -176,79 +177,8 @@ def mlflow_tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return uri
 
 
-# -- mlcore.data: a real S3-compatible server, and the same tests on local files and on S3 ------
-
-
-@dataclass
-class MotoServer:
-    """moto's S3 server in a subprocess on 127.0.0.1; its request log counts what reached it."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def requests(self, needle: str = "") -> list[str]:
-        """Request lines logged so far (those containing needle)."""
-        lines = self.log.read_text(errors="replace").splitlines()
-        return [line for line in lines if "HTTP/1.1" in line and needle in line]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_moto_server(folder: Path, timeout: float = 30.0) -> MotoServer:
-    """Start `moto_server -H 127.0.0.1 -p PORT` and wait (bounded) until it answers."""
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = folder / f"moto-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = MotoServer(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(f"{server.url}/moto-api/", timeout=1).close()
-            return server
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                server.stop()
-                pytest.fail(f"moto_server did not start on port {port}:\n{log.read_text()}")
-            time.sleep(0.05)
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """One S3 server per test process, stopped at the end."""
-    server = start_moto_server(tmp_path_factory.mktemp("moto"))
-    yield server
-    server.stop()
-
-
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    # Never look for credentials or settings outside this test.
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_MAX_ATTEMPTS": "1",
-}
+# -- mlcore.data: a real S3-compatible server (tests/servers.py, the `moto_server` fixture of
+# tests/conftest.py), and the same tests on local files and on S3 ------------------------------
 
 
 @pytest.fixture

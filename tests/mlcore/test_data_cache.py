@@ -21,7 +21,7 @@ import s3fs
 
 from mlcore import data
 from tests.conftest import REPO
-from tests.mlcore.conftest import MotoServer, start_moto_server
+from tests.servers import MotoServer, start_moto_server
 
 FRAME = pd.DataFrame({"x": range(100), "y": [f"row {i}" for i in range(100)]})
 RAW = FRAME.to_csv(index=False, lineterminator="\n").encode()

@@ -85,6 +85,10 @@ COMMON_FILES = [
     "data/processed/.gitkeep",
     "data/external/.gitkeep",
     "notebooks/01-explore-digits.ipynb",
+    "deploy/mlflow/Dockerfile",
+    "deploy/mlflow/basic_auth.ini",
+    "deploy/mlflow/compose.yaml",
+    "deploy/mlflow/initdb/01-auth-database.sql",
 ]
 
 
