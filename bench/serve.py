@@ -2,19 +2,20 @@
 
     python bench/serve.py [--duration 10] [--rows 1000000]
 
-1. The example model's architecture (64 -> 128 -> 64 -> 10 MLP, the template's defaults) is
+1. The example model's architecture (64 -> 256 -> 128 -> 10 MLP, configs/model/mlp.yaml) is
    logged as `make train` logs it (pytorch flavour and its checked ONNX copy), registered and
    made champion, in a SQLite store of its own.
-2. Online, one server at a time on 127.0.0.1, each with one worker: `mlflow models serve
-   --env-manager local` (/invocations), then `mlcore serve` with onnxruntime (the default), with
-   torch, and with micro-batching. The same load for each: `wrk -t1 -c8` for --duration seconds
-   with the same 1-row and 32-row bodies (`{"inputs": [[...]]}`, which both accept), or, without
-   wrk, an httpx client holding 8 requests in flight. Validation and metrics are on (they are
-   always on in mlcore serve). Start-up: from the process start to the first 200 of its health
-   endpoint (/ping, /ready); also `mlcore serve` of the model folder (no registry lookup).
-3. Batch: `predict_file` over a Parquet file of --rows rows, chunked, in a subprocess whose peak
-   resident memory is read from getrusage; against reading the whole file and predicting it at
-   once.
+2. Online, on 127.0.0.1, each server with one worker: `mlflow models serve --env-manager local`
+   (/invocations), then `mlcore serve` with its defaults (onnxruntime, micro-batching), without
+   micro-batching, and with torch. Each is started alone (start-up: from the process start to
+   the first 200 of its health endpoint, /ping or /ready; also `mlcore serve` of the model
+   folder, no registry lookup), then all stay up and the same load goes round them --repeat
+   times, the median round kept: `wrk -t1 -c8` for --duration seconds with the same 1-row and
+   32-row bodies (`{"inputs": [[...]]}`, which both accept), or, without wrk, an httpx client
+   holding 8 requests in flight. Validation and metrics are on (always, in mlcore serve).
+3. Batch: `predict_file` over Parquet files of --rows / 4 and --rows rows, chunked, each in a
+   subprocess that reports its resident memory with the model loaded and at its peak
+   (/proc/self/status); against reading the whole file and predicting it at once.
 
 Prints Markdown tables with ratios against MLflow measured in the same run. Results go to
 docs/benchmarks.md by hand.
@@ -62,13 +63,13 @@ def register_example(folder: Path) -> str:
     mlflow.set_tracking_uri(uri)
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Linear(FEATURES, 128),
+        torch.nn.Linear(FEATURES, 256),
         torch.nn.ReLU(),
         torch.nn.Dropout(0.1),
-        torch.nn.Linear(128, 64),
+        torch.nn.Linear(256, 128),
         torch.nn.ReLU(),
         torch.nn.Dropout(0.1),
-        torch.nn.Linear(64, 10),
+        torch.nn.Linear(128, 10),
     ).eval()
     features = np.random.default_rng(0).normal(size=(500, FEATURES)).astype(np.float32)
     experiment = MlflowClient(uri).create_experiment(NAME, (folder / "artifacts").as_uri())
@@ -171,7 +172,12 @@ def load_httpx(url: str, body: Path, duration: float) -> dict[str, float]:
     }
 
 
-def online(folder: Path, uri: str, duration: float) -> None:
+def median_round(cells: list[dict[str, float]]) -> dict[str, float]:
+    """The round with the median throughput (its latencies with it)."""
+    return sorted(cells, key=lambda cell: cell["rps"])[len(cells) // 2]
+
+
+def online(folder: Path, uri: str, duration: float, repeat: int) -> None:
     rng = np.random.default_rng(1)
     bodies = {}
     for rows in (1, 32):
@@ -182,7 +188,7 @@ def online(folder: Path, uri: str, duration: float) -> None:
     use_wrk = shutil.which("wrk") is not None
     print(
         f"Load generator: {'wrk -t1 -c8' if use_wrk else 'httpx, 8 requests in flight'}, "
-        f"{duration:.0f} s per cell\n"
+        f"{duration:.0f} s per cell, median of {repeat} rounds\n"
     )
     # MLflow starts `uvicorn` from PATH: this interpreter's scripts come first.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -208,39 +214,61 @@ def online(folder: Path, uri: str, duration: float) -> None:
             "/invocations",
             "-p",
         ),
-        "mlcore serve (onnxruntime)": (mlcore, "/ready", "/predict", "--port"),
-        "mlcore serve (torch)": ([*mlcore, "--runtime", "torch"], "/ready", "/predict", "--port"),
-        "mlcore serve (onnx, micro-batching 64)": (
-            [*mlcore, "--max-batch", "64"],
+        "mlcore serve (defaults: onnxruntime, micro-batching)": (
+            mlcore,
+            "/ready",
+            "/predict",
+            "--port",
+        ),
+        "mlcore serve --max-batch 1 (no micro-batching)": (
+            [*mlcore, "--max-batch", "1"],
+            "/ready",
+            "/predict",
+            "--port",
+        ),
+        "mlcore serve --runtime torch": (
+            [*mlcore, "--runtime", "torch"],
             "/ready",
             "/predict",
             "--port",
         ),
     }
-    results: dict[str, dict] = {}
-    for label, (command, health, path, port_flag) in servers.items():
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        process, startup = start(
-            [*command, port_flag, str(port)], base + health, env, folder / f"{len(results)}.log"
-        )
-        try:
-            cells = {}
-            for rows, body in bodies.items():
-                if use_wrk:
-                    cells[rows] = load_wrk(base + path, body, duration, script)
-                else:
-                    cells[rows] = load_httpx(base + path, body, duration)
-        finally:
+    # Every server is started (one at a time, for its start-up time) and left running idle; the
+    # load then goes round them `repeat` times and each cell is the median round, so a machine
+    # that gets busier or quieter during the run weighs on every server alike.
+    running: dict[str, tuple] = {}
+    startups: dict[str, float] = {}
+    try:
+        for index, (label, (command, health, path, port_flag)) in enumerate(servers.items()):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            log = folder / f"server-{index}.log"
+            process, startups[label] = start(
+                [*command, port_flag, str(port)], base + health, env, log
+            )
+            running[label] = (process, base + path)
+            print(f"{label}: start-up {startups[label]:.2f} s", flush=True)
+        rounds: dict[str, dict[int, list[dict[str, float]]]] = {
+            label: {rows: [] for rows in bodies} for label in servers
+        }
+        for _ in range(repeat):
+            for label, (_, url) in running.items():
+                for rows, body in bodies.items():
+                    if use_wrk:
+                        cell = load_wrk(url, body, duration, script)
+                    else:
+                        cell = load_httpx(url, body, duration)
+                    rounds[label][rows].append(cell)
+    finally:
+        for process, _ in running.values():
             stop(process)
-        results[label] = {"startup": startup, **cells}
-        print(
-            f"{label}: start-up {startup:.2f} s, "
-            + ", ".join(
-                f"{r} row(s) {c['rps']:.0f} rps p99 {c['p99']:.1f} ms" for r, c in cells.items()
-            ),
-            flush=True,
-        )
+    results = {
+        label: {
+            "startup": startups[label],
+            **{rows: median_round(cells) for rows, cells in by_rows.items()},
+        }
+        for label, by_rows in rounds.items()
+    }
     baseline = results["mlflow models serve"]
     print("\n| Server | Body | rps | vs MLflow | p50 ms | p99 ms | non-2xx |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -301,48 +329,49 @@ BATCH_CHILD = textwrap.dedent("""\
     """).format(name=NAME)
 
 
-def batch(folder: Path, uri: str, rows: int) -> None:
+def write_features(path: Path, rows: int) -> None:
+    """A Parquet file of `rows` random float32 rows, in row groups of 100,000."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = folder / "input.parquet"
     writer = None
     rng = np.random.default_rng(2)
     for start_row in range(0, rows, 100_000):
         count = min(100_000, rows - start_row)
         block = rng.normal(size=(count, FEATURES)).astype(np.float32)
         table = pa.table({f"pixel_{i}": block[:, i] for i in range(FEATURES)})
-        writer = writer or pq.ParquetWriter(source, table.schema)
+        writer = writer or pq.ParquetWriter(path, table.schema)
         writer.write_table(table)
     writer.close()
-    size = source.stat().st_size / 2**20
-    print(f"\nBatch: {rows:,} rows x {FEATURES} float32 features ({size:.0f} MiB of Parquet)\n")
-    print("| Mode | rows/s | seconds | RSS with the model loaded (MiB) | peak RSS (MiB) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for mode in ("chunked", "whole file"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                BATCH_CHILD,
-                uri,
-                str(source),
-                str(folder / f"out-{mode[0]}.parquet"),
-                mode,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        count, seconds = int(done[-4]), float(done[-3])
+
+
+def batch(folder: Path, uri: str, rows: int) -> None:
+    """Chunked prediction of a quarter of the rows and of all of them (memory must not grow),
+    and the whole file read and predicted at once."""
+    print(f"\nBatch: float32 rows of {FEATURES} features in Parquet, the model in onnxruntime\n")
+    print("| Rows | Mode | rows/s | seconds | RSS, model loaded (MiB) | peak RSS (MiB) |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    runs = [(rows // 4, "chunked"), (rows, "chunked"), (rows, "whole file")]
+    for count, mode in runs:
+        source = folder / f"input-{count}.parquet"
+        if not source.exists():
+            write_features(source, count)
+        output = folder / f"out-{count}-{mode[0]}.parquet"
+        command = [sys.executable, "-c", BATCH_CHILD, uri, str(source), str(output), mode]
+        done = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+        predicted, seconds = int(done[-4]), float(done[-3])
         loaded, peak = float(done[-2]), float(done[-1])
         label = "predict_file, 65,536-row chunks" if mode == "chunked" else "read all, predict"
-        print(f"| {label} | {count / seconds:,.0f} | {seconds:.2f} | {loaded:.0f} | {peak:.0f} |")
+        print(
+            f"| {predicted:,} | {label} | {predicted / seconds:,.0f} | {seconds:.2f} | "
+            f"{loaded:.0f} | {peak:.0f} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-online", action="store_true")
     args = parser.parse_args()
@@ -350,7 +379,7 @@ def main() -> None:
         folder = Path(tmp)
         uri = register_example(folder)
         if not args.skip_online:
-            online(folder, uri, args.duration)
+            online(folder, uri, args.duration, args.repeat)
         batch(folder, uri, args.rows)
 
 

@@ -12,7 +12,7 @@
   (Prometheus), `GET /` (name, version, runtime, input, lineage).
 
 The model is called on the event loop's thread: it answers in microseconds, less than a hop to a
-thread pool costs; `max_batch > 1` merges concurrent requests into one call (batching.py).
+thread pool costs; concurrent requests are merged into one call (batching.py; `max_batch=1`: off).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations (Request), which
@@ -37,9 +37,14 @@ SHOWN_ERRORS = 3  # pydantic errors quoted in the one-line message (all are in `
 
 def request_model(model: "ServedModel", max_rows: int) -> "type[BaseModel]":
     """The request body as the model's signature allows it, as a pydantic model."""
+    import numpy as np
     from pydantic import ConfigDict, Field, create_model
 
-    number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    # Finite, and within the input dtype's range (1e39 would become inf as float32).
+    largest = float(np.finfo(model.dtype).max) if model.dtype.startswith("float") else None
+    number = Annotated[
+        float, Field(strict=True, allow_inf_nan=False, ge=-largest if largest else None, le=largest)
+    ]
     width = model.n_features
     row = Annotated[list[number], Field(min_length=width, max_length=width)]
     rows = Annotated[

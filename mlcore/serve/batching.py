@@ -1,10 +1,10 @@
 """Micro-batching: requests that wait at the same moment go through the model in one call.
 
-Off by default (`max_batch=1`): for the example model on a 2-core CPU one call costs about 20 µs
-for 1 row and 50 µs for 32, less than what the event loop spends on an HTTP request, so merging
-saves little and adds a wait (docs/benchmarks.md has the measurement). It pays for models whose
-per-call cost dominates (larger networks, GPUs). Everything runs on the event loop's thread: a
-flush is one model call, with no thread hop.
+On by default (up to 64 rows, no waiting: `max_wait_ms=0` merges only the requests already
+parsed when the loop turns, so a lone request is not delayed). Measured with 8 concurrent clients
+on the example model (docs/benchmarks.md): 3,690 rps against 2,500 unbatched for 1-row requests,
+p99 4.0 ms against 6.9 ms; 1,270 against 1,110 rps for 32-row ones. `max_batch=1` turns it off.
+Everything runs on the event loop's thread: a flush is one model call, with no thread hop.
 """
 
 from __future__ import annotations

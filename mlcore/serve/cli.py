@@ -64,7 +64,7 @@ def build_parser(prog: str = "mlcore serve") -> argparse.ArgumentParser:
         type=int,
         default=defaults.max_batch,
         help="merge concurrent requests into model calls of up to this many rows "
-        "(default %(default)s: off)",
+        "(default %(default)s; 1: off)",
     )
     parser.add_argument(
         "--max-wait-ms",

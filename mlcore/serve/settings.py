@@ -18,8 +18,10 @@ class ServeSettings:
     threads: int = 1  # per model call: requests run side by side on the event loop instead
     max_body_bytes: int = 1 << 20  # larger bodies get 413 before they are read
     max_rows: int = 1024  # rows per request; more get 422
-    max_batch: int = 1  # micro-batching across requests: off at 1 (see batching.py)
-    max_wait_ms: float = 0.0  # how long a micro-batch waits for more requests
+    # Micro-batching: requests waiting on the same turn of the event loop share one model call
+    # of up to max_batch rows (1: off). It paid here: +47 % rps for 1-row requests (batching.py).
+    max_batch: int = 64
+    max_wait_ms: float = 0.0  # how long a micro-batch waits for more requests (0: no waiting)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
 

@@ -188,6 +188,7 @@ BAD_REQUESTS = {
     "booleans": (body([[True] * FEATURES]), JSON, 422, "valid number"),
     "NaN": ('{"inputs": [[NaN' + ", 1" * 11 + "]]}", JSON, 422, "finite number"),
     "Infinity": ('{"inputs": [[Infinity' + ", 1" * 11 + "]]}", JSON, 422, "finite number"),
+    "float32 overflow": (body([[1e39] * FEATURES]), JSON, 422, "less than or equal to 340282346"),
     "empty batch": (body([]), JSON, 422, "at least 1 item"),
     "too many rows": (body([GOOD_ROW] * 300), JSON, 422, "at most 256 items"),
     "not an object": ("[1, 2]", JSON, 422, "body: Input should be an object"),
@@ -326,6 +327,23 @@ def test_micro_batching_merges_concurrent_requests_and_answers_each(
         np.testing.assert_allclose(answer, registered.expected(features), rtol=1e-5, atol=1e-5)
     assert sum(calls) == sum(len(r) for r in requests)
     assert len(calls) < len(requests) and max(calls) <= 64 + 4
+
+
+@pytest.mark.slow
+def test_without_micro_batching_answers_are_the_same(registered: Registered) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlcore.serve import create_app
+
+    model = load_model(f"models:/{registered.name}@champion", tracking_uri=registered.tracking_uri)
+    settings = ServeSettings(model=model.uri, max_batch=1)
+    features = rows(9, seed=21)
+    with TestClient(create_app(model, settings)) as client:
+        answer = client.post("/predict", json={"inputs": features.tolist()})
+        refused = client.post("/predict", json={"inputs": [[1.0] * 2]})
+    predicted = np.asarray(answer.json()["predictions"], dtype=np.float32)
+    np.testing.assert_allclose(predicted, registered.expected(features), rtol=1e-5, atol=1e-5)
+    assert refused.status_code == 422
 
 
 @pytest.mark.slow
