@@ -41,6 +41,11 @@ COMMANDS = {
         "mlcore.standards.adopt",
         "bring a repo made by the cookiecutter flavour (or cruft) under copier update",
     ),
+    # Serving (mlcore/serve/; FastAPI, uvicorn and onnxruntime imported only when it runs).
+    "serve": (
+        "mlcore.serve.cli",
+        "serve a registered model over HTTP: /predict, /health, /ready, /metrics",
+    ),
     # The data catalog (mlcore/data/; pandas, pyarrow and fsspec imported only when a command runs).
     "data": (
         "mlcore.data.cli",

@@ -70,11 +70,10 @@ def _register(
         except MlflowException as race:  # another process registered the first version too
             if getattr(race, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise
-    tags = {
-        key: run.data.tags[key]
-        for key in (store.EVAL_DIGEST, store.EVAL_DATASET)
-        if run.data.tags.get(key)
-    }
+    copied = [store.EVAL_DIGEST, store.EVAL_DATASET]
+    if source == run.data.tags.get(RUN_MODEL_URI):  # the run's ONNX copy is of this model
+        copied += [store.ONNX_URI, store.ONNX_MAX_DIFF]
+    tags = {key: run.data.tags[key] for key in copied if run.data.tags.get(key)}
     model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
     created = client.create_model_version(
         name, source=source, run_id=run_id, tags=tags, model_id=model_id

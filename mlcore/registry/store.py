@@ -41,6 +41,9 @@ EVAL_DATASET = "mlcore.eval.dataset"
 PROMOTED_AT = "mlcore.promoted_at"
 ROLLED_BACK_AT = "mlcore.rolled_back_at"
 GATE_DECISION = "mlcore.gate.decision"
+# The version's ONNX copy (mlcore.tracking.onnx), what serving runs with onnxruntime.
+ONNX_URI = "mlcore.onnx.uri"
+ONNX_MAX_DIFF = "mlcore.onnx.max_abs_diff"
 
 
 def connect(tracking_uri: str | None = None) -> MlflowClient:

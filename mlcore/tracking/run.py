@@ -56,6 +56,8 @@ class TrackingSettings:
     log_model: bool = True
     # What a tracking-server outage does to training: `fail` (stop) or `continue`.
     on_outage: str = "fail"
+    # Also log the model as ONNX (checked equal to it) for serving with onnxruntime.
+    onnx: bool = True
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> TrackingSettings:
@@ -242,6 +244,10 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             self.model_uri = info.model_uri
             mlflow.set_tag(MODEL_URI, info.model_uri)
             log.info("Logged the model as %s (%.2f s)", info.model_uri, _since(started))
+            if self.tracking.onnx:  # the same model for onnxruntime, checked on the test split
+                from mlcore.tracking.onnx import log_onnx
+
+                log_onnx(model, test.features, info.signature)
             if self.registry.register and self.registry.model_name and not self.parent_run_id:
                 from mlcore.registry import register
 

@@ -230,7 +230,9 @@ def test_adopted_and_updated_repo_passes_its_own_tests(
     history: TemplateHistory, tmp_path: Path, installed_project
 ) -> None:
     """Cookiecutter at v1.0.0, user edits, adopt, update to v1.1.0: its own `make test` passes."""
-    answers = {"mlcore_source": "path", "mlcore_path": str(REPO)}
+    # A name of its own: the defaults' `ml-project`, installed in the same environment by the
+    # generated-project test running beside this one, would be uninstalled under it.
+    answers = {"project_name": "Adopted Project", "mlcore_source": "path", "mlcore_path": str(REPO)}
     installed = installed_project(answers)  # installs the package, restored afterwards
     project = baked_project(history, tmp_path, answers)
     adopt(project, "--template", history.src)

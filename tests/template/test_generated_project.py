@@ -8,13 +8,19 @@ training runs on 2 cores took longer.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.template.conftest import make
+from tests.mlcore.test_serve import free_port
+from tests.template.conftest import SHARED_ENV, make
 from tests.template.test_matrix import changed_files, staged_repo
 from tests.template.variants import VARIANTS
 
@@ -72,3 +78,39 @@ def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     make(project, "evaluate")
     [evaluation] = finished_runs(project, slug, "eval")
     assert evaluation.data.metrics["test/acc"] >= 0.9
+
+    # Serving: the candidate becomes champion, predicts the dataset in batch and answers HTTP.
+    assert "Promoted" in make(project, "promote")
+    make(project, "predict", "OUTPUT=data/processed/predictions.csv")
+    predictions = (project / "data" / "processed" / "predictions.csv").read_text().splitlines()
+    assert predictions[0] == '"label","probability"' and len(predictions) == 1 + 1797
+    champion = run.data.tags["mlcore.registry.version"].split("/")[-1]  # smoke registered one too
+    assert_make_serve_answers(project, slug, champion)
+
+
+def assert_make_serve_answers(project: Path, slug: str, version: str) -> None:
+    """`make serve` on a free loopback port serves the champion until it is stopped."""
+    port = free_port()
+    command = ["make", "serve", f"PORT={port}", *SHARED_ENV]
+    with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True) as server:
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while not _answers(f"{url}/ready"):
+                assert server.poll() is None and time.monotonic() < deadline, "never ready"
+                time.sleep(0.2)
+            root = httpx.get(url).json()
+            assert (root["name"], root["version"], root["runtime"]) == (slug, version, "onnx")
+            answer = httpx.post(f"{url}/predict", json={"inputs": [[0.0] * 64] * 2})
+            assert answer.status_code == 200 and len(answer.json()["predictions"]) == 2
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)  # make and the server it started
+            server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -43,7 +43,11 @@ def load_arrays(
 
 
 class DigitsDataModule(L.LightningDataModule):
-    """Seeded train/val/test splits of the digits, standardized, served as mini-batches."""
+    """Seeded train/val/test splits of the digits, served as mini-batches of raw pixels.
+
+    The training split's per-pixel mean and standard deviation (`feature_mean`, `feature_std`)
+    are what the model standardizes with: it keeps them, so it always takes raw pixels.
+    """
 
     num_features = 64
     num_classes = 10
@@ -77,6 +81,8 @@ class DigitsDataModule(L.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
+        self.feature_mean: torch.Tensor | None = None
+        self.feature_std: torch.Tensor | None = None
 
     def prepare_data(self) -> None:
         """Lightning calls this once per machine before setup: materialise the example data."""
@@ -98,10 +104,11 @@ class DigitsDataModule(L.LightningDataModule):
         # A fixed generator makes the split identical on every machine and every run.
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))
         self.indices = dict(zip(("train", "val", "test"), order.split(sizes), strict=True))
-        # Standardize with training statistics only, so nothing leaks from val/test into training.
+        # Training statistics only, so nothing leaks from val/test into training.
         train_x = x[self.indices["train"]]
-        mean, std = train_x.mean(0), train_x.std(0)
-        x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
+        std = train_x.std(0)
+        self.feature_mean = train_x.mean(0)
+        self.feature_std = torch.where(std > 0, std, torch.ones_like(std))
         self.train_set, self.val_set, self.test_set = (
             TensorDataset(x[index], y[index]) for index in self.indices.values()
         )

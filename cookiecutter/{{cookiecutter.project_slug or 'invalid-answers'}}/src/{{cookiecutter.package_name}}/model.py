@@ -1,7 +1,10 @@
 """The model: a small multilayer perceptron that classifies the digits.
 
-Optimizer and scheduler come from config as plain `_target_` specs; keeping them plain in the
-saved hyperparameters is what lets checkpoints load under torch's default `weights_only=True`.
+It standardizes its own input with the training split's statistics, kept as buffers: the
+checkpoint, the registered model and its ONNX copy all take raw pixels, so serving and batch
+prediction need no preprocessing of their own. Optimizer and scheduler come from config as plain
+`_target_` specs; keeping them plain in the saved hyperparameters is what lets checkpoints load
+under torch's default `weights_only=True`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ class DigitsClassifier(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        # Input standardization (x - mean) / std; set from the training data in `setup`.
+        self.register_buffer("input_mean", torch.zeros(num_features))
+        self.register_buffer("input_std", torch.ones(num_features))
         layers: list[nn.Module] = []
         width = num_features
         for hidden in hidden_dims:
@@ -51,8 +57,15 @@ class DigitsClassifier(L.LightningModule):
             self.metrics[f"{split}_acc"] = MulticlassAccuracy(num_classes)
         self.val_acc_best = MaxMetric()
 
+    def setup(self, stage: str) -> None:
+        """Before fitting, take the standardization from the datamodule's training split."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if stage == "fit" and getattr(datamodule, "feature_mean", None) is not None:
+            self.input_mean.copy_(datamodule.feature_mean)
+            self.input_std.copy_(datamodule.feature_std)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net((x - self.input_mean) / self.input_std)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step("train", batch)

@@ -1,0 +1,241 @@
+"""Batch prediction over a file, chunk by chunk, so memory stays flat whatever its size.
+
+    predict_file(model, "digits", "predictions.parquet", exclude=["target"])
+
+Both ends go through `mlcore.data`: a catalog dataset name (read from its verified local copy, a
+remote one cached) or a path / fsspec URI, in Parquet, CSV or JSON lines. Chunks of `chunk_rows`
+rows are read with pyarrow (pandas for JSON lines), predicted, and appended to one writer into the
+output's atomic sink: readers see no output until the whole file is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from mlcore.data.catalog import Dataset
+    from mlcore.serve.model import ServedModel
+
+log = logging.getLogger("mlcore.serve")
+
+DEFAULT_CHUNK_ROWS = 65_536
+STREAMED = ("parquet", "csv", "jsonl")
+Columns = Callable[["np.ndarray"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    rows: int
+    chunks: int
+    seconds: float
+    output: str
+
+
+def predict_file(
+    model: ServedModel,
+    source: str,
+    output: str,
+    *,
+    catalog: Any = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    to_columns: Columns | None = None,
+) -> BatchResult:
+    """Predict every row of `source` into `output` (dataset names or paths/URIs).
+
+    The features are `features`, else every column but `exclude` and `keep`, in file order;
+    `keep` columns (ids) are copied to the output beside the predictions. `to_columns` turns
+    a chunk's outputs into named columns (default: `output_0`, `output_1`, ...).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    started = time.perf_counter()
+    reading, writing = _dataset(source, catalog), _dataset(output, catalog)
+    for dataset, role in ((reading, "input"), (writing, "output")):
+        if dataset.format not in STREAMED:
+            raise ValueError(
+                f"{dataset.name}: batch prediction streams {', '.join(STREAMED)} files, "
+                f"not {dataset.format} ({role})"
+            )
+    rows = chunks = 0
+    with _Writer(writing) as sink:
+        for batch in _batches(reading, _local(reading, catalog, source), chunk_rows):
+            names = _feature_names(batch.schema.names, features, exclude, keep, model, reading)
+            outputs = model.predict(_matrix(batch, names, model.dtype))
+            sink.write(_output_table(batch, keep, outputs, to_columns))
+            rows += batch.num_rows
+            chunks += 1
+    result = BatchResult(rows, chunks, time.perf_counter() - started, writing.uri)
+    log.info(
+        "Predicted %d rows in %d chunks (%.1f s) into %s", rows, chunks, result.seconds, writing.uri
+    )
+    return result
+
+
+def _dataset(name_or_uri: str, catalog: Any) -> Dataset:
+    """The catalog's dataset of that name, else a dataset for the path or URI itself."""
+    from mlcore.data.catalog import Catalog, Dataset, as_catalog, protocol_of, resolve_format
+    from mlcore.data.errors import CatalogError
+
+    try:
+        found = as_catalog(catalog) if catalog is not None or _has_catalog() else None
+    except CatalogError:
+        found = None
+    if isinstance(found, Catalog) and name_or_uri in found:
+        return found.get(name_or_uri)
+    uri = name_or_uri
+    if protocol_of(uri) == "file" and "::" not in uri:
+        uri = str(Path(uri.removeprefix("file://")).expanduser().resolve())
+    return Dataset(name=name_or_uri, uri=uri, format=resolve_format(None, uri, name_or_uri))
+
+
+def _has_catalog() -> bool:
+    from mlcore.data.catalog import find_catalog
+    from mlcore.data.errors import CatalogError
+
+    try:
+        find_catalog()
+    except CatalogError:
+        return False
+    return True
+
+
+def _local(dataset: Dataset, catalog: Any, source: str) -> str:
+    """A local file with the dataset's bytes: verified against the catalog's checksum if any."""
+    from mlcore.data import io, storage
+
+    if dataset.is_local and not dataset.local_path.is_file():
+        raise FileNotFoundError(f"{source}: no file at {dataset.local_path}")
+    return io.verified_copy(dataset) if dataset.checksum else storage.local_copy(dataset)
+
+
+def _batches(dataset: Dataset, local: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    if dataset.format == "parquet":
+        import pyarrow.parquet as pq
+
+        # Unbuffered, one row group at a time: pre-buffering held every row group read so far
+        # (RSS grew with the file: 950 MiB at 1M rows against 290 MiB without it).
+        parquet = pq.ParquetFile(local, pre_buffer=False, buffer_size=1 << 20)
+        yield from parquet.iter_batches(batch_size=chunk_rows)
+    elif dataset.format == "csv":
+        import pyarrow.csv as pcsv
+
+        # Blocks of about chunk_rows rows of a few hundred bytes, cut to chunk_rows exactly.
+        block = max(1 << 16, min(chunk_rows * 512, 64 << 20))
+        reader = pcsv.open_csv(local, read_options=pcsv.ReadOptions(block_size=block))
+        yield from _rechunk(reader, chunk_rows)
+    else:
+        import pandas as pd
+
+        for frame in pd.read_json(local, lines=True, chunksize=chunk_rows):
+            yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+
+def _rechunk(batches: Any, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of exactly chunk_rows rows (the last one shorter)."""
+    import pyarrow as pa
+
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        while count >= chunk_rows:
+            table = pa.Table.from_batches(held)
+            yield table.slice(0, chunk_rows).combine_chunks().to_batches()[0]
+            rest = table.slice(chunk_rows)
+            held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
+
+
+def _feature_names(
+    names: list[str],
+    features: Sequence[str] | None,
+    exclude: Sequence[str],
+    keep: Sequence[str],
+    model: ServedModel,
+    dataset: Dataset,
+) -> list[str]:
+    missing = [c for c in (*(features or ()), *keep) if c not in names]
+    if missing:
+        raise ValueError(f"{dataset.name}: no column {missing} (columns: {', '.join(names)})")
+    chosen = list(features) if features else [c for c in names if c not in {*exclude, *keep}]
+    if len(chosen) != model.n_features:
+        raise ValueError(
+            f"{dataset.name}: {len(chosen)} feature columns but {model.name} takes "
+            f"{model.n_features}; choose them with features=[...] or exclude=[...] "
+            f"(columns: {', '.join(names)})"
+        )
+    return chosen
+
+
+def _matrix(batch: pa.RecordBatch, names: list[str], dtype: str) -> np.ndarray:
+    import numpy as np
+
+    columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in names]
+    return np.ascontiguousarray(np.column_stack(columns), dtype=dtype)
+
+
+def _output_table(
+    batch: pa.RecordBatch, keep: Sequence[str], outputs: np.ndarray, to_columns: Columns | None
+) -> pa.Table:
+    import pyarrow as pa
+
+    if to_columns is None:
+        matrix = outputs.reshape(len(outputs), -1)
+        named = {f"output_{i}": matrix[:, i] for i in range(matrix.shape[1])}
+    else:
+        named = to_columns(outputs)
+    kept = {name: batch.column(name) for name in keep}
+    return pa.table({**kept, **named})
+
+
+class _Writer:
+    """Appends tables to the output in its format, inside the dataset's atomic sink."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.writer: Any = None
+
+    def __enter__(self) -> _Writer:
+        from mlcore.data import storage
+
+        self._atomic = storage.atomic_write(self.dataset)
+        self.sink = self._atomic.__enter__()
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if self.dataset.format == "jsonl":
+            text = table.to_pandas().to_json(orient="records", lines=True)
+            self.sink.write(text.encode() if text.endswith("\n") else f"{text}\n".encode())
+            return
+        if self.writer is None:
+            if self.dataset.format == "parquet":
+                import pyarrow.parquet as pq
+
+                self.writer = pq.ParquetWriter(self.sink, table.schema)
+            else:
+                import pyarrow.csv as pcsv
+
+                self.writer = pcsv.CSVWriter(self.sink, table.schema)
+        self.writer.write_table(table)
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self.writer is not None and exc[0] is None:
+                self.writer.close()
+        finally:
+            self._atomic.__exit__(*exc)
