@@ -16,6 +16,13 @@ from tests.servers import MlflowServer, MotoServer, Postgres, start_moto_server,
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _restored_environment() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(autouse=True)
 def _restore_environment() -> Iterator[None]:
     """Undo what a test leaves in os.environ.
@@ -23,10 +30,16 @@ def _restore_environment() -> Iterator[None]:
     Lightning's MLFlowLogger calls mlflow.set_tracking_uri, which exports MLFLOW_TRACKING_URI;
     left behind, it sends later tests' subprocesses to that test's throwaway store.
     """
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+    yield from _restored_environment()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_environment_after_module() -> Iterator[None]:
+    """The same for module-scoped fixtures (a model trained once per module): set up before the
+    per-test fixture saves os.environ, what they export would otherwise outlive their module
+    and reach every later test file on the same worker (seen: `make smoke` logging to another
+    module's store)."""
+    yield from _restored_environment()
 
 
 def run(
