@@ -97,3 +97,13 @@ def check_keys(name: str, settings: Mapping[str, Any], known: Sequence[str]) -> 
             f"unknown key(s) in the {name} launcher config: {', '.join(unknown)}; "
             f"known: {', '.join(known)}"
         )
+
+
+def whole_number(settings: Mapping[str, Any], key: str, default: int, minimum: int = 1) -> int:
+    """A launcher setting that counts something: `default` when unset or auto, else >= minimum."""
+    value = settings.get(key)
+    if value in (None, "auto"):
+        return default
+    if not str(value).isdigit() or int(value) < minimum:
+        raise LaunchConfigError(f"launcher.{key}={value!r}: give a whole number >= {minimum}")
+    return int(value)

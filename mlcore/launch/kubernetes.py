@@ -14,7 +14,13 @@ import subprocess
 import sys
 from typing import Any
 
-from mlcore.launch.config import RUN_NAME_ENV, Launch, LaunchConfigError, check_keys
+from mlcore.launch.config import (
+    RUN_NAME_ENV,
+    Launch,
+    LaunchConfigError,
+    check_keys,
+    whole_number,
+)
 
 KEYS = (
     "engine", "module", "name", "namespace", "image", "image_pull_policy", "nodes",
@@ -25,15 +31,6 @@ API_VERSION = "kubeflow.org/v1"
 GPU_RESOURCE = "nvidia.com/gpu"
 # Kubernetes object names: DNS-1123 labels.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-def _count(settings: dict[str, Any], key: str, default: int, minimum: int) -> int:
-    value = settings.get(key)
-    if value in (None, "auto"):
-        return default
-    if not str(value).isdigit() or int(value) < minimum:
-        raise LaunchConfigError(f"launcher.{key}={value!r}: give a whole number >= {minimum}")
-    return int(value)
 
 
 def manifest(launch: Launch) -> dict[str, Any]:
@@ -48,9 +45,9 @@ def manifest(launch: Launch) -> dict[str, Any]:
         )
     if not s.get("image"):
         raise LaunchConfigError("launcher.image is not set: give the training image to run")
-    nodes = _count(s, "nodes", 1, 1)
-    gpus = _count(s, "gpus_per_node", 0, 0)
-    processes = _count(s, "nproc_per_node", max(gpus, 1), 1)
+    nodes = whole_number(s, "nodes", 1)
+    gpus = whole_number(s, "gpus_per_node", 0, minimum=0)
+    processes = whole_number(s, "nproc_per_node", max(gpus, 1))
     if gpus and processes > gpus:
         raise LaunchConfigError(
             f"launcher.nproc_per_node={processes} but launcher.gpus_per_node={gpus}: one process "
@@ -118,7 +115,7 @@ def manifest(launch: Launch) -> dict[str, Any]:
             "nprocPerNode": str(processes),
             "runPolicy": {
                 "cleanPodPolicy": "None",  # keep finished pods, and their logs, for reading
-                "backoffLimit": _count(s, "backoff_limit", 2, 0),
+                "backoffLimit": whole_number(s, "backoff_limit", 2, minimum=0),
             },
             "pytorchReplicaSpecs": replicas,
         },

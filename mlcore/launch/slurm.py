@@ -20,8 +20,8 @@ from mlcore.launch.config import (
     RUN_NAME_ENV,
     RUN_NAME_FORMAT,
     Launch,
-    LaunchConfigError,
     check_keys,
+    whole_number,
 )
 
 KEYS = (
@@ -35,26 +35,17 @@ FINISHED = {
 }  # fmt: skip
 
 
-def _positive(settings: dict[str, Any], key: str, default: int, minimum: int = 1) -> int:
-    value = settings.get(key)
-    if value in (None, "auto"):
-        return default
-    if not str(value).isdigit() or int(value) < minimum:
-        raise LaunchConfigError(f"launcher.{key}={value!r}: give a whole number >= {minimum}")
-    return int(value)
-
-
 def parameters(launch: Launch) -> dict[str, Any]:
     """submitit's SlurmExecutor parameters (sbatch options) for this launch."""
     settings = launch.settings
     check_keys("slurm", settings, KEYS)
-    gpus = _positive(settings, "gpus_per_node", 0, minimum=0)
+    gpus = whole_number(settings, "gpus_per_node", 0, minimum=0)
     params: dict[str, Any] = {
         "job_name": str(settings.get("job_name") or launch.module.split(".")[0]),
-        "nodes": _positive(settings, "nodes", 1),
+        "nodes": whole_number(settings, "nodes", 1),
         # One task per GPU: each task is one training process driving one device.
-        "ntasks_per_node": _positive(settings, "tasks_per_node", max(gpus, 1)),
-        "time": _positive(settings, "time_min", 60),
+        "ntasks_per_node": whole_number(settings, "tasks_per_node", max(gpus, 1)),
+        "time": whole_number(settings, "time_min", 60),
         "setup": [
             f'export {RUN_NAME_ENV}="$(date +{RUN_NAME_FORMAT})_$SLURM_JOB_ID"',
             *[str(line) for line in settings.get("setup") or []],
@@ -63,9 +54,9 @@ def parameters(launch: Launch) -> dict[str, Any]:
     if gpus:
         params["gpus_per_node"] = gpus
     if settings.get("mem_gb"):
-        params["mem"] = f"{_positive(settings, 'mem_gb', 0)}GB"
+        params["mem"] = f"{whole_number(settings, 'mem_gb', 0)}GB"
     if settings.get("cpus_per_task"):
-        params["cpus_per_task"] = _positive(settings, "cpus_per_task", 1)
+        params["cpus_per_task"] = whole_number(settings, "cpus_per_task", 1)
     for key in ("partition", "account", "qos"):
         if settings.get(key):
             params[key] = str(settings[key])
