@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench.project_config import compose  # noqa: E402
+
 WARMUP = 2  # batches of each epoch left out of the steady-state window
 TARGET_RAW_STEP_S = 0.003
 # name: overrides; the first whose raw step reaches TARGET_RAW_STEP_S on the GPU is measured.
@@ -108,16 +110,6 @@ class WindowTimer(Callback):  # type: ignore[misc,valid-type]
         # the raw loop): `on_train_epoch_end` comes only after the validation loop.
         if index == trainer.num_training_batches - 1:
             self.windows.epoch_end(index)
-
-
-def compose(project: Path, root: Path, overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    paths = [f"paths.root_dir={root}", f"paths.output_dir={root}/out", f"paths.log_dir={root}/logs",
-             f"data.catalog={project}/configs/catalog.yaml"]  # fmt: skip
-    with initialize_config_dir(config_dir=str(project / "configs"), version_base="1.3"):
-        return hydra_compose("train", overrides=[*paths, *overrides])
 
 
 def reset_peak() -> None:

@@ -29,19 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.project_config import compose  # noqa: E402
 from examples.scaffold import scaffold  # noqa: E402
 
 EPOCHS = (2, 6)  # short and long runs, for the per-epoch slope
-
-
-def compose(project: Path, root: Path, overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    paths = [f"paths.root_dir={root}", f"paths.output_dir={root}/out", f"paths.log_dir={root}/logs"]
-    paths.append(f"data.catalog={project}/configs/catalog.yaml")  # the project's data, any cwd
-    with initialize_config_dir(config_dir=str(project / "configs"), version_base="1.3"):
-        return hydra_compose("train", overrides=[*paths, *overrides])
 
 
 # Lightning with nothing of ours: no callbacks, logger or progress bar.

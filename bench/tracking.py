@@ -34,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.project_config import compose as compose_project  # noqa: E402
 from examples.scaffold import scaffold  # noqa: E402
 
 EPOCHS = 8
@@ -42,13 +43,8 @@ FAST = ["trainer=cpu", "callbacks.early_stopping=null", "callbacks.rich_progress
 
 
 def compose(project: Path, root: Path, overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    paths = [f"paths.root_dir={root}", f"paths.output_dir={root}/out", f"paths.log_dir={root}/logs"]
-    paths.append(f"data.catalog={project}/configs/catalog.yaml")  # the project's data, any cwd
-    with initialize_config_dir(config_dir=str(project / "configs"), version_base="1.3"):
-        cfg = hydra_compose("train", overrides=[*paths, *overrides])
+    """The project's config (bench/project_config.py) with MLflow's store inside root."""
+    cfg = compose_project(project, root, overrides)
     if cfg.get("logger"):
         from omegaconf import open_dict
 
