@@ -175,6 +175,7 @@ def raw_fit(project: Path, overrides: list[str], epochs: int) -> dict[str, Any]:
         model = hydra.utils.instantiate(cfg.model)
         reset_peak()
         start = time.perf_counter()
+        datamodule.prepare_data()  # as Lightning does before setup: the catalog dataset exists
         datamodule.setup("fit")
         model.to(device)
         configured = model.configure_optimizers()

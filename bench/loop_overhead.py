@@ -90,6 +90,7 @@ def raw_fit(project: Path, epochs: int, batches: int, overrides: list[str]) -> f
         L.seed_everything(0, verbose=False)
         datamodule = hydra.utils.instantiate(cfg.data)
         model = hydra.utils.instantiate(cfg.model)
+        datamodule.prepare_data()  # as Lightning does before setup: the catalog dataset exists
         datamodule.setup("fit")
         start = time.perf_counter()
         configured = model.configure_optimizers()
