@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlcore.registry import store
@@ -22,15 +23,8 @@ def load(name: str, alias: str = store.CHAMPION, *, tracking_uri: str | None = N
     """
     import mlflow.pyfunc
 
-    from mlcore.tracking.model import _skip_module_scan
-
-    client = store.connect(tracking_uri)
-    with store.translated(f"load model {name!r}@{alias}", tracking_uri, name):
-        found = store.version(client, name, alias)
-        # The version's own storage location: loading it needs no global tracking or registry URI.
-        location = client.get_model_version_download_uri(name, found.version)
-        _skip_module_scan()
-        return mlflow.pyfunc.load_model(location)
+    action = f"load model {name!r}@{alias}"
+    return _load_version(name, alias, tracking_uri, action, mlflow.pyfunc.load_model)
 
 
 def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
@@ -39,14 +33,27 @@ def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
     import mlflow.pytorch
 
     name, ref = store.parse_model_uri(uri)
+    return _load_version(name, ref, tracking_uri, f"load {uri}", mlflow.pytorch.load_model)
+
+
+def _load_version(
+    name: str,
+    ref: str | int,
+    tracking_uri: str | None,
+    action: str,
+    loader: Callable[[str], Any],
+) -> Any:
+    """Find the version (unknown names and aliases raise first, listing what exists) and load
+    it with `loader`, server errors translated to registry errors naming `action`."""
     from mlcore.tracking.model import _skip_module_scan
 
     client = store.connect(tracking_uri)
-    with store.translated(f"load {uri}", tracking_uri, name):
+    with store.translated(action, tracking_uri, name):
         found = store.version(client, name, ref)
+        # The version's own storage location: loading it needs no global tracking or registry URI.
         location = client.get_model_version_download_uri(name, found.version)
         _skip_module_scan()
-        return mlflow.pytorch.load_model(location)
+        return loader(location)
 
 
 def describe(
