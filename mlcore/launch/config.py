@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlcore.config_keys import refuse_unknown_keys
+
 # Every process of one launch writes into the same run directory: the generated Hydra config names
 # it `${oc.env:MLCORE_RUN_NAME,<date>_<time>}`, and each launcher sets the variable once per job.
 RUN_NAME_ENV = "MLCORE_RUN_NAME"
@@ -91,12 +93,7 @@ def run_name(now: float | None = None) -> str:
 
 def check_keys(name: str, settings: Mapping[str, Any], known: Sequence[str]) -> None:
     """Refuse keys a launcher does not read (a typo would otherwise be ignored silently)."""
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise LaunchConfigError(
-            f"unknown key(s) in the {name} launcher config: {', '.join(unknown)}; "
-            f"known: {', '.join(known)}"
-        )
+    refuse_unknown_keys(f"the {name} launcher config", settings, known, LaunchConfigError)
 
 
 def whole_number(settings: Mapping[str, Any], key: str, default: int, minimum: int = 1) -> int:

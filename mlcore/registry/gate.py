@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mlcore.config_keys import refuse_unknown_keys
 from mlcore.registry.errors import (
     DataDigestMismatchError,
     GateMetricMissingError,
@@ -49,12 +50,7 @@ class Gate:
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> Gate:
         node = dict(node or {})
-        unknown = set(node) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(
-                f"unknown key(s) in the gate config: {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(cls.__dataclass_fields__)}"
-            )
+        refuse_unknown_keys("the gate config", node, list(cls.__dataclass_fields__))
         floor = node.get("floor")
         return cls(
             metric=str(node.get("metric", cls.metric)),

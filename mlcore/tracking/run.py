@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcore.config_keys import refuse_unknown_keys
 from mlcore.registry.store import EVAL_DATASET, EVAL_DIGEST
 from mlcore.tracking import lineage
 from mlcore.tracking.loggers import is_mlflow, log_config
@@ -62,12 +63,7 @@ class TrackingSettings:
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> TrackingSettings:
         node = dict(node or {})
-        unknown = set(node) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(
-                f"unknown key(s) in `tracking`: {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(cls.__dataclass_fields__)}"
-            )
+        refuse_unknown_keys("`tracking`", node, list(cls.__dataclass_fields__))
         if node.get("on_outage", cls.on_outage) not in OUTAGE_POLICIES:
             raise ValueError(
                 f"tracking.on_outage must be {' or '.join(OUTAGE_POLICIES)}, "
