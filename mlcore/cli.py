@@ -56,6 +56,11 @@ COMMANDS = {
         "mlcore.launch.cli",
         "run training with torchrun, on SLURM or as a Kubernetes PyTorchJob (configs/launcher/)",
     ),
+    # Deploy manifests (mlcore/deploy/; kustomize, kubernetes-validate, hadolint when it runs).
+    "deploy": (
+        "mlcore.deploy.cli",
+        "render deploy/ kustomizations (image tag, replicas) and check manifests and Dockerfiles",
+    ),
 }
 
 

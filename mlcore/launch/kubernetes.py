@@ -79,6 +79,7 @@ def manifest(launch: Launch) -> dict[str, Any]:
         "volumeMounts": _mounts(s, workdir),
         "securityContext": {
             "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,  # writes go to /tmp, data/ and logs/ (volumes)
             "capabilities": {"drop": ["ALL"]},
         },
     }
@@ -127,7 +128,10 @@ def _replicas(count: int, template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mounts(s: dict[str, Any], workdir: str) -> list[dict[str, Any]]:
-    mounts = [{"name": "dshm", "mountPath": "/dev/shm"}]  # DataLoader workers and NCCL share it
+    mounts = [
+        {"name": "dshm", "mountPath": "/dev/shm"},  # DataLoader workers and NCCL share it
+        {"name": "tmp", "mountPath": "/tmp"},  # caches and temporary files: the root is read-only
+    ]
     if s.get("data_claim"):
         mounts.append({"name": "data", "mountPath": f"{workdir}/data"})
     if s.get("checkpoints_claim"):
@@ -136,7 +140,10 @@ def _mounts(s: dict[str, Any], workdir: str) -> list[dict[str, Any]]:
 
 
 def _volumes(s: dict[str, Any]) -> list[dict[str, Any]]:
-    volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
+    volumes: list[dict[str, Any]] = [
+        {"name": "dshm", "emptyDir": {"medium": "Memory"}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
     for volume, key in (("data", "data_claim"), ("checkpoints", "checkpoints_claim")):
         if s.get(key):
             volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": str(s[key])}})
