@@ -102,16 +102,19 @@ def _choices_hint(spec: dict[str, Any]) -> str:
     return f" [{', '.join(map(str, values))}]" if values else ""
 
 
-def flavour_path(relative: str) -> tuple[str, str | None]:
-    """Template path -> flavour path, and Copier's name template when the name may render empty."""
-    parts, condition = [], None
+def flavour_path(relative: str) -> tuple[str, str | None, str]:
+    """Template path -> flavour path, Copier's name template when a name may render empty, and
+    what to remove then (the file, or the folder whose name is conditional)."""
+    parts, condition, removed = [], None, ""
     for part in Path(relative).parts:
         conditional = CONDITIONAL_NAME.match(part.removesuffix(SUFFIX))
         if conditional:
             condition = part.removesuffix(SUFFIX)
             part = conditional["name"] + (SUFFIX if part.endswith(SUFFIX) else "")
         parts.append(VARIABLE_IN_NAME.sub(r"{{cookiecutter.\1}}", part))
-    return "/".join(parts).removesuffix(SUFFIX), condition
+        if conditional:
+            removed = "/".join(parts).removesuffix(SUFFIX)
+    return "/".join(parts).removesuffix(SUFFIX), condition, removed
 
 
 def derive(repo: Path, version: str) -> dict[str, str]:
@@ -126,9 +129,9 @@ def derive(repo: Path, version: str) -> dict[str, str]:
         relative = path.relative_to(template).as_posix()
         if "_copier_conf.answers_file" in relative or "__pycache__" in relative:
             continue  # each tool writes its own answers file
-        target, condition = flavour_path(relative)
-        if condition:
-            conditional.append((target, condition))
+        target, condition, removed = flavour_path(relative)
+        if condition and (removed, condition) not in conditional:
+            conditional.append((removed, condition))
         text = path.read_text()
         rendered = path.name.endswith(SUFFIX)
         kinds[target] = "render" if rendered else "copy"
@@ -220,7 +223,7 @@ def validate() -> int:
 
 
 def prune() -> int:
-    """Remove what Copier would not have written: files whose name renders empty."""
+    """Remove what Copier would not have written: files and folders whose name renders empty."""
     for path, name_template in CONDITIONAL:
         if not render(name_template):
             target = Path(render(path.replace("{{{{cookiecutter.", "{{{{")))

@@ -125,6 +125,22 @@ RULES = json.loads(r"""{
 }""")
 CONDITIONAL = json.loads(r"""[
     [
+        "deploy/k8s/base",
+        "{% if deploy_target != 'none' %}base{% endif %}"
+    ],
+    [
+        "deploy/k8s/overlays",
+        "{% if deploy_target != 'none' %}overlays{% endif %}"
+    ],
+    [
+        "deploy/Dockerfile",
+        "{% if deploy_target != 'none' %}Dockerfile{% endif %}"
+    ],
+    [
+        "deploy/kserve",
+        "{% if deploy_target == 'kserve' %}kserve{% endif %}"
+    ],
+    [
         "LICENSE",
         "{% if license != 'Proprietary' %}LICENSE{% endif %}"
     ]
@@ -159,7 +175,7 @@ def validate() -> int:
 
 
 def prune() -> int:
-    """Remove what Copier would not have written: files whose name renders empty."""
+    """Remove what Copier would not have written: files and folders whose name renders empty."""
     for path, name_template in CONDITIONAL:
         if not render(name_template):
             target = Path(render(path.replace("{{cookiecutter.", "{{")))

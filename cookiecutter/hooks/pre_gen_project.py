@@ -154,7 +154,7 @@ def validate() -> int:
 
 
 def prune() -> int:
-    """Remove what Copier would not have written: files whose name renders empty."""
+    """Remove what Copier would not have written: files and folders whose name renders empty."""
     for path, name_template in CONDITIONAL:
         if not render(name_template):
             target = Path(render(path.replace("{{cookiecutter.", "{{")))

@@ -92,6 +92,32 @@ COMMON_FILES = [
     "deploy/mlflow/basic_auth.ini",
     "deploy/mlflow/compose.yaml",
     "deploy/mlflow/initdb/01-auth-database.sql",
+    # The training image and the Kubernetes training job (configs/launcher/kubernetes.yaml exists
+    # in every repository), a release workflow that pushes the images.
+    ".dockerignore",
+    "deploy/train.Dockerfile",
+    "deploy/k8s/training/kustomization.yaml",
+    "deploy/k8s/training/pytorchjob.yaml",
+    ".github/workflows/release.yml",
+]
+# Serving on Kubernetes (deploy_target kserve or kubernetes): the serving image, kustomize base
+# and overlays.
+SERVING_FILES = [
+    "deploy/Dockerfile",
+    "deploy/k8s/base/kustomization.yaml",
+    "deploy/k8s/base/deployment.yaml",
+    "deploy/k8s/base/service.yaml",
+    "deploy/k8s/base/hpa.yaml",
+    "deploy/k8s/base/pdb.yaml",
+    "deploy/k8s/base/networkpolicy.yaml",
+    "deploy/k8s/base/cronjob.yaml",
+    "deploy/k8s/overlays/staging/kustomization.yaml",
+    "deploy/k8s/overlays/production/kustomization.yaml",
+]
+KSERVE_FILES = [
+    "deploy/kserve/kustomization.yaml",
+    "deploy/kserve/inferenceservice.yaml",
+    "deploy/kserve/inferenceservice-mlflow.yaml",
 ]
 
 
@@ -104,6 +130,10 @@ def expected_files(answers: dict) -> set[str]:
     files = {path.format(package=answers["package_name"]) for path in COMMON_FILES}
     if answers["license"] != "Proprietary":
         files.add("LICENSE")
+    if answers["deploy_target"] != "none":
+        files.update(SERVING_FILES)
+    if answers["deploy_target"] == "kserve":
+        files.update(KSERVE_FILES)
     return files
 
 

@@ -52,6 +52,8 @@ READ_ONLY = {"contents": "read"}
 JOB_PERMISSIONS = {
     "ci.yml": READ_ONLY,
     "template-sync.yml": {"contents": "write", "pull-requests": "write"},
+    # The release pushes the images to the repository's own packages (ghcr.io).
+    "release.yml": {"contents": "read", "packages": "write"},
 }
 # Findings a generated file silences with an inline `# zizmor: ignore[...]` comment, each with
 # its reason there: the template sync opens its pull request with peter-evans/create-pull-request
@@ -66,7 +68,7 @@ MAKE_TARGET = re.compile(r"^([A-Za-z0-9][\w.-]*):(?!=)", re.MULTILINE)
 TRIVIAL_COMMANDS = {"echo", "true", ":"}
 TORCH_CPU = "https://download.pytorch.org/whl/cpu"
 EXPECTED_JOBS = {"lint": ["setup", "lint", "precommit"], "test": ["setup", "test"],
-                 "smoke": ["setup", "smoke"]}  # fmt: skip
+                 "smoke": ["setup", "smoke"], "manifests": ["setup", "check-deploy"]}  # fmt: skip
 
 
 def tool(path: Path) -> str:
@@ -289,9 +291,10 @@ def test_generated_ci_runs_the_standard_jobs(project: Path) -> None:
 def test_generated_dependabot_updates_pip_and_actions_weekly(project: Path) -> None:
     config = load(project / ".github" / "dependabot.yml")
     updates = {update["package-ecosystem"]: update for update in config["updates"]}
-    assert set(updates) == {"pip", "github-actions"}
+    assert set(updates) == {"pip", "github-actions", "docker"}
+    assert updates["docker"]["directories"] == ["/deploy", "/deploy/mlflow"]
     for update in updates.values():
-        assert update["directory"] == "/"
+        assert update.get("directory", "/") == "/"
         assert update["schedule"]["interval"] == "weekly"
         assert 0 < update["open-pull-requests-limit"] <= 10
         assert update["commit-message"]["prefix"]
