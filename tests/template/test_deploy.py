@@ -43,7 +43,7 @@ def require_kustomize() -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail("neither kustomize nor kubectl is on PATH on CI: .ci/run installs one")
-    pytest.skip("no kustomize or kubectl: `apt-get install kubernetes-client` runs these tests")
+    pytest.skip("no kustomize or kubectl: see .ci/run to install one")
 
 
 def make(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
