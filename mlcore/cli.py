@@ -56,6 +56,15 @@ COMMANDS = {
         "mlcore.launch.cli",
         "run training with torchrun, on SLURM or as a Kubernetes PyTorchJob (configs/launcher/)",
     ),
+    # Continuous training (mlcore/pipeline/, mlcore/monitor/; Hydra, SciPy imported when run).
+    "pipeline": (
+        "mlcore.pipeline.cli",
+        "stamp files that let `make pipeline` skip unchanged steps; the run's summary",
+    ),
+    "monitor": (
+        "mlcore.monitor.cli",
+        "drift of recent inputs and predictions against the training data (PSI, KS)",
+    ),
 }
 
 

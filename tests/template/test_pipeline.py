@@ -1,0 +1,110 @@
+"""`make pipeline` in a generated repo: every step once, then only the steps whose inputs changed.
+
+One project, rendered and set up once for the module, goes through four pipeline runs in order
+(each test builds on the one before): a first run trains, evaluates and promotes; a second with
+nothing changed trains nothing (Make's output and the MLflow store say so); a changed training
+config re-trains without preparing data again; a changed data file (and its catalog checksum)
+prepares data again and re-trains. Training is kept to a few epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import run
+from tests.template.conftest import editable_location, make, render
+
+pytestmark = [pytest.mark.slow]
+
+EPOCHS = "TRAIN_ARGS=trainer.max_epochs=4"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    project = render(tmp_path_factory.mktemp("pipeline") / "project", {})
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    previous = editable_location(slug)
+    make(project, "setup")
+    yield project
+    pip = [sys.executable, "-m", "pip", "--quiet"]
+    if previous and Path(previous).is_dir():
+        run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", previous], project)
+    else:
+        run([*pip, "uninstall", "--yes", slug], project)
+
+
+def store(project: Path) -> tuple[int, int, list[str]]:
+    """Finished train runs, eval runs and registered versions of the project's model."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    experiment = client.get_experiment_by_name(slug)
+    assert experiment is not None
+    counts = []
+    for task in ("train", "eval"):
+        runs = client.search_runs([experiment.experiment_id], f"tags.task = '{task}'")
+        counts.append(sum(r.info.status == "FINISHED" for r in runs))
+    versions = sorted(str(v.version) for v in client.search_model_versions(f"name = '{slug}'"))
+    return counts[0], counts[1], versions
+
+
+def steps_run(output: str, package: str) -> set[str]:
+    """Which steps Make ran, from the commands it echoed."""
+    patterns = {
+        "prepare": rf"-m {package}\.data\b",
+        "train": rf"-m {package}\.train\b",
+        "evaluate": rf"-m {package}\.evaluate\b",
+        "promote": r"mlcore registry promote",
+    }
+    return {step for step, pattern in patterns.items() if re.search(pattern, output)}
+
+
+def package_of(project: Path) -> str:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+
+
+def test_first_run_prepares_trains_evaluates_and_promotes(project: Path) -> None:
+    output = make(project, "pipeline", EPOCHS)
+    assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
+    assert store(project) == (1, 1, ["1"])
+    assert "Promoted" in (project / ".pipeline" / "promote.done").read_text()
+    candidate = json.loads((project / ".pipeline" / "train.done").read_text())
+    assert candidate["version"] == "1" and candidate["metrics"]["test/acc"] >= 0.9
+    summary = make(project, "pipeline-summary")
+    assert "champion (none) vs candidate v1" in summary and "| test/acc |" in summary
+
+
+def test_unchanged_inputs_skip_every_step(project: Path) -> None:
+    before = store(project)
+    output = make(project, "pipeline", EPOCHS)
+    assert steps_run(output, package_of(project)) == set(), output
+    assert "Nothing to be done for 'pipeline'" in output
+    assert store(project) == before, "no new run, no new version"
+
+
+def test_changed_config_retrains_without_preparing_data(project: Path) -> None:
+    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=5")
+    assert steps_run(output, package_of(project)) == {"train", "evaluate", "promote"}
+    assert store(project)[:2] == (2, 2) and store(project)[2] == ["1", "2"]
+    summary = make(project, "pipeline-summary")
+    assert "champion v1 vs candidate v2" in summary
+
+
+def test_changed_data_prepares_and_retrains(project: Path) -> None:
+    data = project / "data" / "raw" / "digits.csv"
+    lines = data.read_text().splitlines(keepends=True)
+    data.write_text("".join(lines[:-100]))  # new data: 100 rows fewer
+    digest = run([sys.executable, "-m", "mlcore", "data", "fingerprint", "digits"], project)
+    catalog = project / "configs" / "catalog.yaml"
+    text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + digest.stdout.split()[0], catalog.read_text())
+    catalog.write_text(text)
+    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=5")
+    assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
+    assert store(project)[2] == ["1", "2", "3"]
