@@ -4,7 +4,7 @@
     mlcore monitor --current data/new.parquet --set thresholds.psi=0.25
 
 Reads the reference (a catalog dataset), the current batch (a file, or the request log of
-`mlcore serve --request-log`), and, with a model alias, predictions of the registered model on
+`mlcore serve --request-log`), and, with a `model` (models:/<name>@champion), its predictions on
 the reference (and on the batch, where the log has none). Writes the report folder, logs it to
 MLflow (`<model>-monitoring`), prints the verdict. Exit codes: 0 no drift, 3 drift,
 2 bad input or configuration, 1 the tracking store or registry failed.
@@ -20,7 +20,7 @@ from typing import Any
 
 DRIFT = 3
 BAD_INPUT = 2
-KEYS = ("reference", "current", "model_alias", "thresholds", "report_dir")
+KEYS = ("reference", "current", "model", "thresholds", "report_dir")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a setting, e.g. thresholds.psi=0.25 or model_alias=null",
+        help="override a setting, e.g. thresholds.psi=0.25 or model=null",
     )
     parser.add_argument("--no-mlflow", action="store_true", help="write the report only")
     parser.add_argument("--tracking-uri", help="MLflow store (default: the project's registry)")
@@ -99,13 +99,13 @@ def _run(args: argparse.Namespace) -> int:
     tracking_uri = args.tracking_uri or project.tracking_uri
     context: dict[str, Any] = {"reference": ref["dataset"], "current": batch.source}
     ref_out = cur_out = None
-    alias = settings.get("model_alias")
-    if alias:
-        if not project.model_name:
-            raise ValueError("model_alias is set but the project names no registry.model_name")
-        from mlcore.serve.model import load_model
+    if settings.get("model"):
+        from mlcore.serve.model import ModelLoadError, load_model
 
-        model = load_model(f"models:/{project.model_name}@{alias}", tracking_uri=tracking_uri)
+        try:
+            model = load_model(str(settings["model"]), tracking_uri=tracking_uri)
+        except ModelLoadError as error:
+            raise ValueError(f"model: {error}") from error
         dtype = np.dtype(model.dtype)
         ref_out = model.predict(features.astype(dtype))
         cur_out = (

@@ -103,7 +103,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     settings = {
         "reference": {"dataset": "ref", "target": "label", "catalog": "catalog.yaml"},
         "current": "batch.csv",
-        "model_alias": None,
+        "model": None,
         "thresholds": {"psi": 0.2, "ks_pvalue": 0.01, "drifted_share": 0.3},
         "report_dir": "reports/monitor",
     }

@@ -427,3 +427,63 @@ def test_importing_mlcore_serve_imports_no_server_stack(run_python) -> None:
         "if m in sys.modules))"
     )
     assert run_python(["-c", code], env={"PYTHONPATH": os.getcwd()}).stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_request_log_is_written_and_read_by_the_monitor(
+    registered: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--request-log`: the served rows and answers land in JSON-lines files (the last ones on
+    shutdown), and `mlcore monitor` reads that folder: a shifted stream of requests is drift."""
+    import yaml
+
+    from mlcore.monitor.cli import main as monitor
+
+    folder = tmp_path / "requests"
+    port = free_port()
+    model = f"models:/{registered.name}@champion"
+    command = serve_command(model, registered, "--port", str(port), "--request-log", str(folder))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    sent = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "never ready"
+            time.sleep(0.1)
+        for seed in range(20):
+            batch = rows(5, seed=100 + seed) + 3.0  # every feature moved by 3 standard deviations
+            answer = httpx.post(f"{url}/predict", json={"inputs": batch.tolist()})
+            assert answer.status_code == 200
+            sent.append((batch, np.asarray(answer.json()["predictions"], np.float32)))
+    finally:
+        process.terminate()  # uvicorn's shutdown runs the lifespan's end: the log is flushed
+        process.wait(timeout=30)
+    logged = [json.loads(line) for f in sorted(folder.glob("*.jsonl")) for line in f.open()]
+    assert len(logged) == 100 and not list(folder.glob(".*"))
+    np.testing.assert_allclose([r["input"] for r in logged], np.concatenate([b for b, _ in sent]))
+    np.testing.assert_allclose([r["output"] for r in logged], np.concatenate([p for _, p in sent]))
+
+    names = [f"x{i}" for i in range(FEATURES)]
+    pd.DataFrame(rows(2000, seed=7), columns=names).to_parquet(tmp_path / "reference.parquet")
+    catalog = {"root": ".", "datasets": {"reference": {"uri": "reference.parquet"}}}
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    settings = {
+        "reference": {"dataset": "reference", "catalog": "catalog.yaml"},
+        "current": str(folder),
+        "model": model,
+        "report_dir": "report",
+    }
+    (tmp_path / "monitor.yaml").write_text(yaml.safe_dump(settings))
+    monkeypatch.chdir(tmp_path)
+    code = monitor(["--config", "monitor.yaml", "--no-mlflow", "--tracking-uri",
+                    registered.tracking_uri])  # fmt: skip
+    assert code == 3
+    report = json.loads((tmp_path / "report" / "drift.json").read_text())
+    assert report["current_rows"] == 100 and report["drifted_share"] == 1.0
+    assert report["predictions"]["kind"] == "classes"
