@@ -54,12 +54,17 @@ def _read(path: Path) -> pd.DataFrame:
     return getattr(pd, reader)(path, **options)
 
 
-def current(location: str | Path, names: list[str]) -> Batch:
-    """The batch at `location` (a file, or a folder of them such as a request log)."""
+def current(location: str | Path, names: list[str], catalog: str | None = None) -> Batch:
+    """The batch at `location`: a file, a folder of them (a request log), or a catalog dataset
+    (any storage the catalog reaches)."""
     import numpy as np
     import pandas as pd
 
     path = Path(location)
+    if not path.exists() and _in_catalog(str(location), catalog):
+        from mlcore import data
+
+        return _table(data.load(str(location), catalog=catalog), names, str(location))
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in READERS and p.is_file())
         if not files:
@@ -70,7 +75,9 @@ def current(location: str | Path, names: list[str]) -> Batch:
     elif path.is_file():
         files = [path]
     else:
-        raise ValueError(f"no batch at {path}: pass an existing file or request-log folder")
+        raise ValueError(
+            f"no batch at {path}: pass an existing file, request-log folder or catalog dataset"
+        )
     frame = pd.concat([_read(f) for f in files], ignore_index=True)
     if "input" in frame.columns:  # a request log
         features = np.asarray(frame["input"].tolist(), dtype=np.float64)
@@ -81,10 +88,25 @@ def current(location: str | Path, names: list[str]) -> Batch:
                 f"{len(names)} features"
             )
         return Batch(features, outputs, str(path))
+    return _table(frame, names, str(path))
+
+
+def _table(frame: pd.DataFrame, names: list[str], source: str) -> Batch:
+    import numpy as np
+
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise ValueError(
-            f"the batch {path} lacks {len(missing)} feature column(s) of the reference: "
+            f"the batch {source} lacks {len(missing)} feature column(s) of the reference: "
             f"{', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}"
         )
-    return Batch(frame[names].to_numpy(np.float64), None, str(path))
+    return Batch(frame[names].to_numpy(np.float64), None, source)
+
+
+def _in_catalog(name: str, catalog: str | None) -> bool:
+    from mlcore import data
+
+    try:
+        return name in data.Catalog.from_file(catalog or data.find_catalog())
+    except data.DataError:
+        return False

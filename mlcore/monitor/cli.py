@@ -41,6 +41,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="override a setting, e.g. thresholds.psi=0.25 or model=null",
     )
     parser.add_argument("--no-mlflow", action="store_true", help="write the report only")
+    parser.add_argument(
+        "--drift-exit-code",
+        type=int,
+        default=DRIFT,
+        help="exit code on drift (default %(default)s; 0 where a later step reads the "
+        "`drifted` output written to $GITHUB_OUTPUT)",
+    )
     parser.add_argument("--tracking-uri", help="MLflow store (default: the project's registry)")
     return parser
 
@@ -94,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     location = args.current or settings.get("current")
     if not location:
         raise ValueError("no current batch: pass --current or set `current` in the settings")
-    batch = batches.current(location, names)
+    batch = batches.current(location, names, ref.get("catalog"))
     project = project_settings(Path(args.config).parent)
     tracking_uri = args.tracking_uri or project.tracking_uri
     context: dict[str, Any] = {"reference": ref["dataset"], "current": batch.source}
@@ -130,11 +137,22 @@ def _run(args: argparse.Namespace) -> int:
     summary = f"{drifted}/{len(result.features)} features drifted ({result.drifted_share:.0%})"
     if result.predictions is not None:
         summary += f", prediction PSI {result.predictions.psi:.3f}"
+    _github_output(result.drifted)
     if result.drifted:
         print(f"DRIFT: {'; '.join(result.reasons)}. {summary}. Report: {where}")
-        return DRIFT
+        return args.drift_exit_code
     print(f"No drift: {summary}. Report: {where}")
     return 0
+
+
+def _github_output(drifted: bool) -> None:
+    """In GitHub Actions, the step output `drifted` (true/false) for the jobs that follow."""
+    import os
+
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a") as output:
+            output.write(f"drifted={'true' if drifted else 'false'}\n")
 
 
 def _local_store() -> str:

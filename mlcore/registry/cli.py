@@ -63,6 +63,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     promote.add_argument("--margin", type=float, help="least improvement over the champion")
     promote.add_argument("--floor", type=float, help="least value when there is no champion")
     promote.add_argument(
+        "--evidence",
+        choices=("training", "evaluation"),
+        default="training",
+        help="compare the training runs' metrics (default) or each version's newest "
+        "evaluation run (after new data: both tested on the current split)",
+    )
+    promote.add_argument(
         "--refused-ok",
         action="store_true",
         help="a gate refusal prints why and exits 0 (a pipeline's gate step); errors still fail",
@@ -113,7 +120,9 @@ def _run(args: argparse.Namespace) -> int:
         }
         gate = replace(settings.gate, **changes)
         try:
-            done = registry.promote(name, gate, version=args.version, tracking_uri=uri)
+            done = registry.promote(
+                name, gate, version=args.version, tracking_uri=uri, evidence_from=args.evidence
+            )
         except PromotionRefusedError as refused:
             if not args.refused_ok:
                 raise

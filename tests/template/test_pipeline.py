@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import run
-from tests.template.conftest import editable_location, make, render
+from tests.template.conftest import SHARED_ENV, editable_location, make, render
 
 pytestmark = [pytest.mark.slow]
 
@@ -92,7 +93,10 @@ def test_unchanged_inputs_skip_every_step(project: Path) -> None:
 def test_changed_config_retrains_without_preparing_data(project: Path) -> None:
     output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=5")
     assert steps_run(output, package_of(project)) == {"train", "evaluate", "promote"}
-    assert store(project)[:2] == (2, 2) and store(project)[2] == ["1", "2"]
+    # The champion is evaluated again beside the candidate: the gate compares those two runs.
+    assert store(project) == (2, 3, ["1", "2"])
+    decision = (project / ".pipeline" / "promote.done").read_text()
+    assert "evaluation run" in decision, decision
     summary = make(project, "pipeline-summary")
     assert "champion v1 vs candidate v2" in summary
 
@@ -107,4 +111,38 @@ def test_changed_data_prepares_and_retrains(project: Path) -> None:
     catalog.write_text(text)
     output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=5")
     assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
-    assert store(project)[2] == ["1", "2", "3"]
+    assert store(project) == (3, 5, ["1", "2", "3"])
+    decision = (project / ".pipeline" / "promote.done").read_text()
+    assert re.match(r"(Promoted|Not promoted: )", decision) and "v3" in decision, decision
+
+
+def monitor(project: Path, batch: Path) -> subprocess.CompletedProcess[str]:
+    command = ["make", "monitor", f"CURRENT={batch}", *SHARED_ENV]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
+
+
+def test_make_monitor_passes_a_sample_of_the_data_and_flags_inverted_images(
+    project: Path,
+) -> None:
+    """Thresholds of the generated configs/monitor.yaml: PSI 0.2, KS p-value 0.01, 30% of
+    features, prediction PSI 0.2; the champion predicts both sides."""
+    import pandas as pd
+
+    frame = pd.read_csv(project / "data" / "raw" / "digits.csv")
+    sample = frame.sample(400, random_state=0)
+    sample.to_csv(project / "recent.csv", index=False)
+    same = monitor(project, project / "recent.csv")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "No drift" in same.stdout
+    pixels = sample.columns.drop("target")
+    sample.assign(**{c: 16 - sample[c] for c in pixels}).to_csv(
+        project / "shifted.csv", index=False
+    )
+    shifted = monitor(project, project / "shifted.csv")
+    assert "DRIFT" in shifted.stdout and "Error 3" in shifted.stderr, (
+        shifted.stdout + shifted.stderr
+    )
+    report = json.loads((project / "reports" / "monitor" / "drift.json").read_text())
+    assert report["drifted"] and report["predictions"]["drifted"]
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    assert report["model"].startswith(f"{slug} v")
