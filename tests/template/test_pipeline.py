@@ -20,12 +20,14 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import run
+from tests.conftest import REPO, run
 from tests.template.conftest import SHARED_ENV, editable_location, make, render
 
 pytestmark = [pytest.mark.slow]
 
 EPOCHS = "TRAIN_ARGS=trainer.max_epochs=4"
+# What the generated Makefile installs for `make pipeline-kfp`.
+KFP_VERSION = "2.17.0"
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +148,45 @@ def test_make_monitor_passes_a_sample_of_the_data_and_flags_inverted_images(
     assert report["drifted"] and report["predictions"]["drifted"]
     slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
     assert report["model"].startswith(f"{slug} v")
+
+
+@pytest.fixture(scope="session")
+def kfp_venv() -> Path:
+    """kfp in a tool environment of its own (it pins requests, urllib3 and protobuf exactly):
+    build/tools/kfp-venv, made once (about 30 s from PyPI) and reused by later sessions."""
+    venv = REPO / "build" / "tools" / "kfp-venv"
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", f"import kfp; assert kfp.__version__ == {KFP_VERSION!r}"]
+    if not python.is_file() or subprocess.run(check, capture_output=True).returncode != 0:
+        run([sys.executable, "-m", "venv", "--clear", venv], REPO)
+        run([python, "-m", "pip", "install", "--quiet", f"kfp=={KFP_VERSION}"], REPO)
+    return venv
+
+
+def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
+    project: Path, kfp_venv: Path
+) -> None:
+    image = "registry.example.com/team/model-train:1.2.3"
+    output = make(project, "pipeline-kfp", f"KFP_VENV={kfp_venv}", f"IMAGE={image}")
+    assert "Compiled build/kfp-pipeline.yaml" in output
+    compiled = yaml.safe_load((project / "build" / "kfp-pipeline.yaml").read_text())
+    tasks = compiled["root"]["dag"]["tasks"]
+    names = {key: task["taskInfo"]["name"] for key, task in tasks.items()}
+    after = {names[k]: {names[d] for d in t.get("dependentTasks", [])} for k, t in tasks.items()}
+    assert after == {
+        "prepare": set(),
+        "train": {"prepare"},
+        "evaluate-candidate": {"train"},
+        "evaluate-champion": {"train"},
+        "promote": {"evaluate-candidate", "evaluate-champion"},
+    }
+    targets = {
+        names[k]: t["inputs"]["parameters"]["target"]["runtimeValue"]["constant"]
+        for k, t in tasks.items()
+    }
+    makefile = (project / "Makefile").read_text()
+    for target in targets.values():  # each step is a target of the project's Makefile
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    executors = compiled["deploymentSpec"]["executors"].values()
+    assert {e["container"]["image"] for e in executors} == {image}
+    assert compiled["root"]["inputDefinitions"]["parameters"]["train_args"]
