@@ -25,7 +25,7 @@ from tests.template.conftest import SHARED_ENV, editable_location, make, render
 
 pytestmark = [pytest.mark.slow]
 
-EPOCHS = "TRAIN_ARGS=trainer.max_epochs=4"
+EPOCHS = "TRAIN_ARGS=trainer.max_epochs=3"
 # What the generated Makefile installs for `make pipeline-kfp`.
 KFP_VERSION = "2.17.0"
 
@@ -93,7 +93,7 @@ def test_unchanged_inputs_skip_every_step(project: Path) -> None:
 
 
 def test_changed_config_retrains_without_preparing_data(project: Path) -> None:
-    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=5")
+    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=4")
     assert steps_run(output, package_of(project)) == {"train", "evaluate", "promote"}
     # The champion is evaluated again beside the candidate: the gate compares those two runs.
     assert store(project) == (2, 3, ["1", "2"])
@@ -111,7 +111,7 @@ def test_changed_data_prepares_and_retrains(project: Path) -> None:
     catalog = project / "configs" / "catalog.yaml"
     text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + digest.stdout.split()[0], catalog.read_text())
     catalog.write_text(text)
-    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=5")
+    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=4")
     assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
     assert store(project) == (3, 5, ["1", "2", "3"])
     decision = (project / ".pipeline" / "promote.done").read_text()
