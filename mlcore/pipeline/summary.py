@@ -44,7 +44,14 @@ def summary(folder: str | Path) -> str:
         lines.append(
             f"| {key} | {_figure(old_metrics.get(key))} | {_figure(new_metrics.get(key))} |"
         )
-    lines += ["", f"**Gate:** {decision}", ""]
+    lines += [
+        "",
+        "Metrics of the runs that trained each version. The gate compared their evaluations "
+        "on the current test split:",
+        "",
+        f"**Gate:** {decision}",
+        "",
+    ]
     return "\n".join(lines)
 
 
