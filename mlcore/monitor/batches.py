@@ -1,9 +1,10 @@
 """Reading what `mlcore monitor` compares: the reference from the data catalog, the current
 batch from a file or the request log that `mlcore serve --request-log` writes.
 
-A request log is a folder of JSON-lines files, one line per served row:
-`{"time": ..., "input": [...], "output": [...]}`; a batch file (Parquet, CSV, JSON lines) has
-the reference's feature columns. Inputs come back as float arrays in the reference's order.
+A request log is a folder of JSON-lines files, one line per served request:
+`{"time": ..., "inputs": [[...], ...], "outputs": [[...], ...]}`; a batch file (Parquet, CSV,
+JSON lines) has the reference's feature columns. Inputs come back as float arrays in the
+reference's order.
 """
 
 from __future__ import annotations
@@ -79,9 +80,11 @@ def current(location: str | Path, names: list[str], catalog: str | None = None) 
             f"no batch at {path}: pass an existing file, request-log folder or catalog dataset"
         )
     frame = pd.concat([_read(f) for f in files], ignore_index=True)
-    if "input" in frame.columns:  # a request log
-        features = np.asarray(frame["input"].tolist(), dtype=np.float64)
-        outputs = np.asarray(frame["output"].tolist()) if "output" in frame.columns else None
+    if "inputs" in frame.columns:  # a request log: rows of every request, in order
+        features = np.concatenate([np.asarray(r, dtype=np.float64) for r in frame["inputs"]])
+        outputs = None
+        if "outputs" in frame.columns:
+            outputs = np.concatenate([np.asarray(r) for r in frame["outputs"]])
         if features.ndim != 2 or features.shape[1] != len(names):
             raise ValueError(
                 f"the request log's rows have {features.shape[1:]} values, the reference "
