@@ -26,13 +26,16 @@ from tests.template.conftest import SHARED_ENV, editable_location, make, render
 pytestmark = [pytest.mark.slow]
 
 EPOCHS = "TRAIN_ARGS=trainer.max_epochs=3"
+NAME = "CT Pipeline"
 # What the generated Makefile installs for `make pipeline-kfp`.
 KFP_VERSION = "2.17.0"
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    project = render(tmp_path_factory.mktemp("pipeline") / "project", {})
+    # A name of its own: other test files install and uninstall the default project's package
+    # in the same environment, possibly at the same time (pytest-xdist).
+    project = render(tmp_path_factory.mktemp("pipeline") / "project", {"project_name": NAME})
     slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
     previous = editable_location(slug)
     make(project, "setup")
