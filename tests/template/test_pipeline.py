@@ -3,8 +3,9 @@
 One project, rendered and set up once for the module, goes through four pipeline runs in order
 (each test builds on the one before): a first run trains, evaluates and promotes; a second with
 nothing changed trains nothing (Make's output and the MLflow store say so); a changed training
-config re-trains without preparing data again; a changed data file (and its catalog checksum)
-prepares data again and re-trains. Training is kept to a few epochs.
+config would re-train without preparing data again (Make's dry run after the stamps are
+recomputed); a changed data file (and its catalog checksum) prepares data again, re-trains and
+gates against the champion evaluated on the new split. Training is kept to a few epochs.
 """
 
 from __future__ import annotations
@@ -95,18 +96,18 @@ def test_unchanged_inputs_skip_every_step(project: Path) -> None:
     assert store(project) == before, "no new run, no new version"
 
 
-def test_changed_config_retrains_without_preparing_data(project: Path) -> None:
-    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=4")
-    assert steps_run(output, package_of(project)) == {"train", "evaluate", "promote"}
-    # The champion is evaluated again beside the candidate: the gate compares those two runs.
-    assert store(project) == (2, 3, ["1", "2"])
-    decision = (project / ".pipeline" / "promote.done").read_text()
-    assert "evaluation run" in decision, decision
-    summary = make(project, "pipeline-summary")
-    assert "champion v1 vs candidate v2" in summary
+def test_changed_config_would_retrain_without_preparing_data(project: Path) -> None:
+    """Make's own decision, without paying for another training run: the stamps are recomputed
+    for real, then `make -n` lists the commands it would run."""
+    changed = "TRAIN_ARGS=trainer.max_epochs=4"
+    stamped = make(project, ".pipeline/prepare.stamp", ".pipeline/train.stamp", changed)
+    assert "prepare.stamp: unchanged" in stamped and "train.stamp: inputs changed" in stamped
+    planned = make(project, "-n", "pipeline", changed)
+    assert steps_run(planned, package_of(project)) == {"train", "evaluate", "promote"}, planned
+    assert store(project) == (1, 1, ["1"]), "a dry run runs nothing"
 
 
-def test_changed_data_prepares_and_retrains(project: Path) -> None:
+def test_changed_data_prepares_and_retrains_and_gates_on_the_new_split(project: Path) -> None:
     data = project / "data" / "raw" / "digits.csv"
     lines = data.read_text().splitlines(keepends=True)
     data.write_text("".join(lines[:-100]))  # new data: 100 rows fewer
@@ -116,9 +117,13 @@ def test_changed_data_prepares_and_retrains(project: Path) -> None:
     catalog.write_text(text)
     output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=4")
     assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
-    assert store(project) == (3, 5, ["1", "2", "3"])
+    # The champion is evaluated again beside the candidate, on the new test split: the gate
+    # compares those two evaluations (the training runs' splits differ, which it refuses).
+    assert store(project) == (2, 3, ["1", "2"])
     decision = (project / ".pipeline" / "promote.done").read_text()
-    assert re.match(r"(Promoted|Not promoted: )", decision) and "v3" in decision, decision
+    assert re.match(r"(Promoted|Not promoted: )", decision), decision
+    assert "candidate v2 (evaluation run" in decision and "champion v1 (evaluation run" in decision
+    assert "champion v1 vs candidate v2" in make(project, "pipeline-summary")
 
 
 def monitor(project: Path, batch: Path) -> subprocess.CompletedProcess[str]:
