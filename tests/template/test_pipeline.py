@@ -98,11 +98,12 @@ def test_unchanged_inputs_skip_every_step(project: Path) -> None:
 
 def test_changed_config_would_retrain_without_preparing_data(project: Path) -> None:
     """Make's own decision, without paying for another training run: the stamps are recomputed
-    for real, then `make -n` lists the commands it would run."""
+    for real, then `make -n -o FORCE` (a dry run that leaves the stamps as they now are) lists
+    the commands it would run."""
     changed = "TRAIN_ARGS=trainer.max_epochs=4"
     stamped = make(project, ".pipeline/prepare.stamp", ".pipeline/train.stamp", changed)
     assert "prepare.stamp: unchanged" in stamped and "train.stamp: inputs changed" in stamped
-    planned = make(project, "-n", "pipeline", changed)
+    planned = make(project, "-n", "-o", "FORCE", "pipeline", changed)
     assert steps_run(planned, package_of(project)) == {"train", "evaluate", "promote"}, planned
     assert store(project) == (1, 1, ["1"]), "a dry run runs nothing"
 
