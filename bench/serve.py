@@ -6,7 +6,8 @@
    logged as `make train` logs it (pytorch flavour and its checked ONNX copy), registered and
    made champion, in a SQLite store of its own.
 2. Online, on 127.0.0.1, each server with one worker: `mlflow models serve --env-manager local`
-   (/invocations), then `mlcore serve` with its defaults (onnxruntime, micro-batching), without
+   (/invocations), then `mlcore serve` with its defaults (onnxruntime, micro-batching), with the
+   request log on (`--request-log`: the cost of logging every row for drift monitoring), without
    micro-batching, and with torch. Each is started alone (start-up: from the process start to
    the first 200 of its health endpoint, /ping or /ready; also `mlcore serve` of the model
    folder, no registry lookup), then all stay up and the same load goes round them --repeat
@@ -216,6 +217,12 @@ def online(folder: Path, uri: str, duration: float, repeat: int) -> None:
         ),
         "mlcore serve (defaults: onnxruntime, micro-batching)": (
             mlcore,
+            "/ready",
+            "/predict",
+            "--port",
+        ),
+        "mlcore serve --request-log (defaults, every row logged for mlcore monitor)": (
+            [*mlcore, "--request-log", str(folder / "requests")],
             "/ready",
             "/predict",
             "--port",

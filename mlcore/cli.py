@@ -61,6 +61,15 @@ COMMANDS = {
         "mlcore.deploy.cli",
         "render deploy/ kustomizations (image tag, replicas) and check manifests and Dockerfiles",
     ),
+    # Continuous training (mlcore/pipeline/, mlcore/monitor/; Hydra, SciPy imported when run).
+    "pipeline": (
+        "mlcore.pipeline.cli",
+        "stamp files that let `make pipeline` skip unchanged steps; the run's summary",
+    ),
+    "monitor": (
+        "mlcore.monitor.cli",
+        "drift of recent inputs and predictions against the training data (PSI, KS)",
+    ),
 }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from mlcore.registry.errors import RegistryError
+from mlcore.registry.errors import PromotionRefusedError, RegistryError
 
 EXAMPLES = """\
 examples (in a generated project):
@@ -62,6 +62,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     promote.add_argument("--direction", choices=("maximize", "minimize"))
     promote.add_argument("--margin", type=float, help="least improvement over the champion")
     promote.add_argument("--floor", type=float, help="least value when there is no champion")
+    promote.add_argument(
+        "--evidence",
+        choices=("training", "evaluation"),
+        default="training",
+        help="compare the training runs' metrics (default) or each version's newest "
+        "evaluation run (after new data: both tested on the current split)",
+    )
+    promote.add_argument(
+        "--refused-ok",
+        action="store_true",
+        help="a gate refusal prints why and exits 0 (a pipeline's gate step); errors still fail",
+    )
 
     commands.add_parser("rollback", parents=[common], help="champion back to the previous one")
 
@@ -107,7 +119,15 @@ def _run(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None
         }
         gate = replace(settings.gate, **changes)
-        done = registry.promote(name, gate, version=args.version, tracking_uri=uri)
+        try:
+            done = registry.promote(
+                name, gate, version=args.version, tracking_uri=uri, evidence_from=args.evidence
+            )
+        except PromotionRefusedError as refused:
+            if not args.refused_ok:
+                raise
+            print(f"Not promoted: {refused}")
+            return 0
         was = f"v{done.previous}" if done.previous else "none"
         print(f"Promoted {name} v{done.version} to champion (was {was}): {done.reason}")
     elif args.command == "rollback":

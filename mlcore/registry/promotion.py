@@ -20,7 +20,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from mlcore.registry import store
-from mlcore.registry.errors import NoPreviousChampionError, PromotionRefusedError
+from mlcore.registry.errors import (
+    GateMetricMissingError,
+    NoPreviousChampionError,
+    PromotionRefusedError,
+)
 from mlcore.registry.gate import Evidence, Gate
 from mlcore.registry.lock import WAIT_SECONDS, promotion_lock
 
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger("mlcore.registry")
+# Where the gate reads a version's metrics: its training run, or its newest evaluation run.
+EVIDENCE_SOURCES = ("training", "evaluation")
 
 
 @dataclass(frozen=True)
@@ -48,31 +54,43 @@ def promote(
     version: str | int = store.CANDIDATE,
     tracking_uri: str | None = None,
     wait: float = WAIT_SECONDS,
+    evidence_from: str = "training",
 ) -> Promotion:
     """Make `version` (a number or alias, the `candidate` by default) the champion if it passes
     the gate against the current champion; raise a RegistryError saying why not.
 
+    `evidence_from="training"` compares the metrics of the runs that trained the versions;
+    `"evaluation"` those of each version's newest evaluation run (`evaluate
+    model_uri=models:/...`), which after new data is what tested both on the same, current split.
     Waits up to `wait` seconds for another promotion or rollback of the model to finish.
     """
+    if evidence_from not in EVIDENCE_SOURCES:
+        raise ValueError(f"evidence_from must be one of {EVIDENCE_SOURCES}, not {evidence_from!r}")
     client = store.connect(tracking_uri)
     with store.translated(f"promote a version of model {name!r}", tracking_uri, name):
         candidate = store.version(client, name, version)
         number = str(candidate.version)
         with promotion_lock(client, name, wait):
-            return _promote(client, name, gate, candidate, number)
+            return _promote(client, name, gate, candidate, number, evidence_from)
 
 
 def _promote(
-    client: MlflowClient, name: str, gate: Gate, candidate: ModelVersion, number: str
+    client: MlflowClient,
+    name: str,
+    gate: Gate,
+    candidate: ModelVersion,
+    number: str,
+    evidence_from: str = "training",
 ) -> Promotion:
     current = store.alias_version(client, name, store.CHAMPION)
     if current == number:
         raise PromotionRefusedError(f"{name} v{number} is already the champion")
     champion = store.version(client, name, current) if current else None
     try:
+        read = evidence if evidence_from == "training" else evaluation_evidence
         reason = gate.check(
-            evidence(client, candidate, "candidate"),
-            evidence(client, champion, "champion") if champion else None,
+            read(client, candidate, "candidate"),
+            read(client, champion, "champion") if champion else None,
         )
     except PromotionRefusedError as refused:
         client.set_model_version_tag(name, number, store.GATE_DECISION, str(refused))
@@ -127,6 +145,27 @@ def evidence(client: MlflowClient, version: ModelVersion, role: str) -> Evidence
     metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
     digest = (version.tags or {}).get(store.EVAL_DIGEST)
     return Evidence(f"{role} v{version.version}", metrics, digest)
+
+
+def evaluation_evidence(client: MlflowClient, version: ModelVersion, role: str) -> Evidence:
+    """The gate's view of a version from its newest finished evaluation run."""
+    experiments = [client.get_run(version.run_id).info.experiment_id] if version.run_id else []
+    query = (
+        f"tags.`{store.EVALUATED_MODEL}` = '{version.name}' and "
+        f"tags.`{store.EVALUATED_VERSION}` = '{version.version}' and "
+        "attributes.status = 'FINISHED'"
+    )
+    found = client.search_runs(
+        experiments, query, order_by=["attributes.start_time DESC"], max_results=1
+    )
+    if not found:
+        raise GateMetricMissingError(
+            f"{role} v{version.version} has no evaluation run: evaluate it first "
+            f"(make evaluate MODEL=models:/{version.name}/{version.version})"
+        )
+    run = found[0]
+    label = f"{role} v{version.version} (evaluation run {run.info.run_id[:8]})"
+    return Evidence(label, run.data.metrics, run.data.tags.get(store.EVAL_DIGEST))
 
 
 def _now() -> str:

@@ -39,6 +39,10 @@ LOCK_SUFFIX = ".promotion-lock"
 EVAL_DIGEST = "mlcore.eval.digest"
 EVAL_DATASET = "mlcore.eval.dataset"
 PROMOTED_AT = "mlcore.promoted_at"
+# Run tags of an evaluation run of a registered version (`evaluate model_uri=models:/...`): which
+# version it tested, so the gate can compare evaluations on the same, current test split.
+EVALUATED_MODEL = "mlcore.evaluated.model"
+EVALUATED_VERSION = "mlcore.evaluated.version"
 ROLLED_BACK_AT = "mlcore.rolled_back_at"
 GATE_DECISION = "mlcore.gate.decision"
 # The version's ONNX copy (mlcore.tracking.onnx), what serving runs with onnxruntime.

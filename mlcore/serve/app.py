@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from mlcore.serve.batching import MicroBatcher
 from mlcore.serve.metrics import Metrics, MetricsMiddleware
+from mlcore.serve.requestlog import RequestLog
 from mlcore.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -80,13 +81,18 @@ def create_app(model: "ServedModel", settings: ServeSettings | None = None) -> "
             on_call=metrics.batch_rows.observe,
         )
     state = {"ready": False}
+    request_log = RequestLog(settings.request_log) if settings.request_log else None
 
     @asynccontextmanager
     async def lifespan(app: "FastAPI") -> "AsyncIterator[None]":
         model.predict(example)  # the first call allocates; no client should wait for that
+        if request_log is not None:
+            request_log.start()
         state["ready"] = True
         yield
         state["ready"] = False
+        if request_log is not None:
+            request_log.close()  # what is queued is written before the process ends
 
     app = FastAPI(
         title=f"{model.name} (mlcore.serve)",
@@ -126,6 +132,8 @@ def create_app(model: "ServedModel", settings: ServeSettings | None = None) -> "
         if batcher is None:
             metrics.batch_rows.observe(len(features))
         metrics.rows.inc(len(features))
+        if request_log is not None:
+            request_log.record(features, outputs)
         # orjson writes float32 in its shortest exact form: 10 µs for 32x10, json.dumps 280 µs.
         try:
             payload = orjson.dumps({"predictions": outputs}, option=orjson.OPT_SERIALIZE_NUMPY)

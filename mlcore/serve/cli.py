@@ -72,6 +72,12 @@ def build_parser(prog: str = "mlcore serve") -> argparse.ArgumentParser:
         default=defaults.max_wait_ms,
         help="how long a merged call waits for more (default %(default)s)",
     )
+    parser.add_argument(
+        "--request-log",
+        metavar="FOLDER",
+        help="append served inputs and predictions here as JSON lines, for `mlcore monitor` "
+        "(written in the background; never delays a request)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn's (default %(default)s)")
     return parser
 
@@ -90,6 +96,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore serve") -> int:
             max_wait_ms=args.max_wait_ms,
             host=args.host,
             port=args.port,
+            request_log=args.request_log,
         )
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)

@@ -24,6 +24,8 @@ class ServeSettings:
     max_wait_ms: float = 0.0  # how long a micro-batch waits for more requests (0: no waiting)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    # A folder where served inputs and predictions are appended for `mlcore monitor` (None: off).
+    request_log: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("threads", "max_body_bytes", "max_rows", "max_batch"):

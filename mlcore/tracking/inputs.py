@@ -94,6 +94,17 @@ def predict_split(model: Any, datamodule: Any, split: str = "test") -> Split | N
     return Split(split, np.concatenate(features), np.concatenate(targets), np.concatenate(outputs))
 
 
+def split_digest(split: Split, dataset_name: str) -> str:
+    """The digest `log_splits` gives the split, without logging it."""
+    import mlflow
+
+    return mlflow.data.from_numpy(
+        split.features[:DIGEST_ROWS],
+        targets=None if split.targets is None else split.targets[:DIGEST_ROWS],
+        name=f"{dataset_name}-{split.name}",
+    ).digest
+
+
 def log_splits(splits: Iterable[Split], dataset_name: str) -> dict[str, str]:
     """Log each split as an MLflow dataset input of the active run; return split -> digest."""
     import mlflow

@@ -286,6 +286,8 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             log.warning("No (x, y) test split: MLflow's evaluation skipped")
             return {}
         assert self.run_id is not None and self.tracking_uri is not None
+        # Which data this evaluation tested: the gate compares evaluations of the same split.
+        self.set_tags({EVAL_DIGEST: inputs.split_digest(test, type(datamodule).__name__)})
         return evaluate_predictions(
             test.outputs, test.targets, run_id=self.run_id, tracking_uri=self.tracking_uri
         )
@@ -337,6 +339,7 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
     if mlflow_logger is not None:
         root = Path(str(_node(cfg, "paths", {}).get("root_dir") or "."))
         tags = lineage.lineage_tags(root, trainer)
+        tags |= _evaluated_version(_node(cfg, "model_uri"), _node(cfg, "registry"))
         if parent:
             tags[lineage.PARENT_RUN_ID] = parent
         bounded_retries()
@@ -360,6 +363,21 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
     log_config(cfg, loggers)
     run.start_system_metrics()
     return run
+
+
+def _evaluated_version(model_uri: Any, registry: Any) -> dict[str, str]:
+    """An evaluation of a registered model names the version it tests (an alias moves)."""
+    if not model_uri or not str(model_uri).startswith("models:/"):
+        return {}
+    from mlcore.registry import store
+    from mlcore.registry.store import EVALUATED_MODEL, EVALUATED_VERSION
+
+    tracking_uri = (registry or {}).get("tracking_uri")
+    name, ref = store.parse_model_uri(str(model_uri))
+    client = store.connect(tracking_uri)
+    with store.translated(f"resolve {model_uri}", tracking_uri, name):
+        found = store.version(client, name, ref)
+    return {EVALUATED_MODEL: name, EVALUATED_VERSION: str(found.version)}
 
 
 def _tag_run(logger: Any, tags: Mapping[str, str]) -> None:

@@ -15,7 +15,9 @@ import mlcore
 from mlcore import cli
 
 # Importing any of these costs seconds; the package import and the CLI must not.
-HEAVY = frozenset({"torch", "lightning", "pytorch_lightning", "mlflow", "torchmetrics"})
+HEAVY = frozenset(
+    {"torch", "lightning", "pytorch_lightning", "mlflow", "torchmetrics", "scipy", "matplotlib"}
+)
 
 
 def imported_packages(importtime_stderr: str) -> set[str]:
@@ -47,6 +49,15 @@ def imported_packages(importtime_stderr: str) -> set[str]:
             id="import-registry",
         ),
         pytest.param(["-m", "mlcore", "registry", "--help"], id="registry-help"),
+        pytest.param(
+            [
+                "-c",
+                "import mlcore.monitor, mlcore.monitor.cli, mlcore.pipeline, mlcore.pipeline.cli",
+            ],
+            id="import-continuous-training",
+        ),
+        pytest.param(["-m", "mlcore", "monitor", "--help"], id="monitor-help"),
+        pytest.param(["-m", "mlcore", "pipeline", "stamp", "--help"], id="pipeline-help"),
     ],
 )
 def test_stays_light(run_python, args: list[str]) -> None:

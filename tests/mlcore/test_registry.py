@@ -132,6 +132,38 @@ def test_gate_refuses_other_data_and_a_missing_metric(store: Store) -> None:
         promote(store.name, GATE, tracking_uri=store.uri)
 
 
+def test_gate_on_evaluations_compares_both_versions_on_todays_split(store: Store) -> None:
+    """After new data the training runs' splits differ; `evidence_from="evaluation"` compares
+    each version's newest evaluation run (both on the new split) instead."""
+    import mlflow
+
+    from mlcore.registry.store import EVALUATED_MODEL, EVALUATED_VERSION
+
+    register(store.log_run(0.9), store.name, tracking_uri=store.uri)
+    promote(store.name, GATE, tracking_uri=store.uri)
+    new = register(store.log_run(0.93, digest="digest-2"), store.name, tracking_uri=store.uri)
+    with pytest.raises(DataDigestMismatchError):  # the training runs: other test data
+        promote(store.name, GATE, tracking_uri=store.uri)
+    with pytest.raises(GateMetricMissingError, match="has no evaluation run: evaluate it"):
+        promote(store.name, GATE, tracking_uri=store.uri, evidence_from="evaluation")
+
+    experiment = MlflowClient(store.uri).get_run(new.run_id).info.experiment_id
+
+    def evaluation(version: str, acc: float) -> None:
+        with mlflow.start_run(experiment_id=experiment):
+            mlflow.log_metric("test/acc", acc)
+            mlflow.set_tags(
+                {EVALUATED_MODEL: store.name, EVALUATED_VERSION: version, EVAL_DIGEST: "digest-2"}
+            )
+
+    evaluation("1", 0.95)  # an old evaluation of the champion: the newest one counts
+    evaluation("1", 0.91)
+    evaluation(str(new.version), 0.93)
+    done = promote(store.name, GATE, tracking_uri=store.uri, evidence_from="evaluation")
+    assert done.version == str(new.version) and "evaluation run" in done.reason
+    assert "0.9300" in done.reason and "0.9100" in done.reason
+
+
 def test_unknown_names_are_named(store: Store) -> None:
     with pytest.raises(ModelNotFoundError, match="no registered model 'nope'"):
         load("nope", tracking_uri=store.uri)

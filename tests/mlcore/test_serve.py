@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -427,3 +428,106 @@ def test_importing_mlcore_serve_imports_no_server_stack(run_python) -> None:
         "if m in sys.modules))"
     )
     assert run_python(["-c", code], env={"PYTHONPATH": os.getcwd()}).stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_request_log_is_written_and_read_by_the_monitor(
+    registered: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--request-log`: the served rows and answers land in JSON-lines files (the last ones on
+    shutdown), and `mlcore monitor` reads that folder: a shifted stream of requests is drift."""
+    import yaml
+
+    from mlcore.monitor.cli import main as monitor
+
+    folder = tmp_path / "requests"
+    model = f"models:/{registered.name}@champion"
+    sent = []
+    with serving(registered, model, "--request-log", str(folder)) as url:
+        for seed in range(20):
+            batch = rows(5, seed=100 + seed) + 3.0  # every feature moved by 3 standard deviations
+            answer = httpx.post(f"{url}/predict", json={"inputs": batch.tolist()})
+            assert answer.status_code == 200
+            sent.append((batch, np.asarray(answer.json()["predictions"], np.float32)))
+    # Stopped: uvicorn's shutdown ran the lifespan's end, which flushed the log.
+    logged = [json.loads(line) for f in sorted(folder.glob("*.jsonl")) for line in f.open()]
+    assert len(logged) == 20 and not list(
+        folder.glob(".*")
+    )  # a line per request, none half-written
+    inputs = np.concatenate([r["inputs"] for r in logged])
+    np.testing.assert_allclose(inputs, np.concatenate([b for b, _ in sent]))
+    outputs = np.concatenate([r["outputs"] for r in logged])
+    np.testing.assert_allclose(outputs, np.concatenate([p for _, p in sent]))
+
+    names = [f"x{i}" for i in range(FEATURES)]
+    pd.DataFrame(rows(2000, seed=7), columns=names).to_parquet(tmp_path / "reference.parquet")
+    catalog = {"root": ".", "datasets": {"reference": {"uri": "reference.parquet"}}}
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    settings = {
+        "reference": {"dataset": "reference", "catalog": "catalog.yaml"},
+        "current": str(folder),
+        "model": model,
+        "report_dir": "report",
+    }
+    (tmp_path / "monitor.yaml").write_text(yaml.safe_dump(settings))
+    monkeypatch.chdir(tmp_path)
+    code = monitor(["--config", "monitor.yaml", "--no-mlflow", "--tracking-uri",
+                    registered.tracking_uri])  # fmt: skip
+    assert code == 3
+    report = json.loads((tmp_path / "report" / "drift.json").read_text())
+    assert report["current_rows"] == 100 and report["drifted_share"] == 1.0
+    assert report["predictions"]["kind"] == "classes"
+
+
+@contextmanager
+def serving(registered: Registered, model: str, *options: str) -> Iterator[str]:
+    """`mlcore serve` on a free port until the block ends (SIGTERM: a graceful shutdown)."""
+    port = free_port()
+    command = serve_command(model, registered, "--port", str(port), *options)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "never ready"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_after_rollback_a_restarted_server_serves_the_previous_champion(
+    registered: Registered,
+) -> None:
+    """Promote a second version, serve it; roll back, restart: the first is served again (what
+    `make rollback` and `kubectl rollout restart deployment/<name>` do in a generated repo)."""
+    from mlcore.registry import Gate, promote, register, rollback
+
+    client = MlflowClient(registered.tracking_uri)
+    first = client.get_model_version_by_alias(registered.name, "champion").version
+    run_id = client.get_model_version(registered.name, first).run_id
+    client.log_metric(run_id, "test/acc", 0.9)  # what the gate compares (a tie passes)
+    import mlflow
+
+    saved = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(registered.tracking_uri)  # where MLflow looks the logged model up
+    try:
+        second = register(run_id, registered.name, tracking_uri=registered.tracking_uri).version
+    finally:
+        mlflow.set_tracking_uri(saved)
+    for version in (first, second):  # both tested on the same split, as the gate requires
+        client.set_model_version_tag(registered.name, version, "mlcore.eval.digest", "same")
+    promote(registered.name, Gate(), version=second, tracking_uri=registered.tracking_uri)
+    model = f"models:/{registered.name}@champion"
+    with serving(registered, model) as url:
+        assert httpx.get(url).json()["version"] == str(second)
+    rollback(registered.name, tracking_uri=registered.tracking_uri)
+    with serving(registered, model) as url:
+        assert httpx.get(url).json()["version"] == str(first)

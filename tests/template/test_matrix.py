@@ -33,6 +33,11 @@ COMMON_FILES = [
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
     ".github/workflows/template-sync.yml",
+    # Continuous training: retraining, drift monitoring, the Kubeflow pipeline.
+    ".github/workflows/train.yml",
+    ".github/workflows/monitor.yml",
+    "configs/monitor.yaml",
+    "pipelines/kfp_pipeline.py",
     "configs/train.yaml",
     "configs/eval.yaml",
     "configs/predict.yaml",

@@ -54,6 +54,9 @@ JOB_PERMISSIONS = {
     "template-sync.yml": {"contents": "write", "pull-requests": "write"},
     # The release pushes the images to the repository's own packages (ghcr.io).
     "release.yml": {"contents": "read", "packages": "write"},
+    "train.yml": READ_ONLY,
+    # Per job (job name -> permissions): only the job that starts train.yml may start workflows.
+    "monitor.yml": {"check": READ_ONLY, "retrain": {"actions": "write", "contents": "read"}},
 }
 # Findings a generated file silences with an inline `# zizmor: ignore[...]` comment, each with
 # its reason there: the template sync opens its pull request with peter-evans/create-pull-request
@@ -206,23 +209,27 @@ def test_the_checks_catch_a_bad_workflow_and_a_bad_dependabot(tmp_path: Path) ->
 
 
 def assert_secure(
-    workflow_path: Path, job_permissions: dict[str, str] = READ_ONLY
+    workflow_path: Path, job_permissions: dict[str, Any] = READ_ONLY
 ) -> dict[str, Any]:
     """Rules every workflow follows, generated or our own; returns the parsed workflow.
 
     Read-only workflows say so at the top; one whose jobs write grants nothing at the top and
-    exactly job_permissions to each job.
+    exactly job_permissions to each job (or, given per job name, to that job).
     """
     workflow = load(workflow_path)
+    per_job = all(isinstance(value, dict) for value in job_permissions.values())
     if job_permissions == READ_ONLY:
         assert workflow["permissions"] == READ_ONLY, "top-level permissions: contents: read"
     else:
         assert workflow["permissions"] == {}, "top-level permissions: {} (the jobs say what)"
+    if per_job:
+        assert set(workflow["jobs"]) == set(job_permissions), "a job without its permissions"
     for name, job in workflow["jobs"].items():
         if job_permissions == READ_ONLY:
             assert "permissions" not in job or job["permissions"] == READ_ONLY, name
         else:
-            assert job["permissions"] == job_permissions, name
+            expected = job_permissions[name] if per_job else job_permissions
+            assert job["permissions"] == expected, name
         assert isinstance(job.get("timeout-minutes"), int), f"job {name} has no timeout-minutes"
     for name, step in steps(workflow):
         uses = step.get("uses")

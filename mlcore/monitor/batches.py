@@ -1,0 +1,115 @@
+"""Reading what `mlcore monitor` compares: the reference from the data catalog, the current
+batch from a file or the request log that `mlcore serve --request-log` writes.
+
+A request log is a folder of JSON-lines files, one line per served request:
+`{"time": ..., "inputs": [[...], ...], "outputs": [[...], ...]}`; a batch file (Parquet, CSV,
+JSON lines) has the reference's feature columns. Inputs come back as float arrays in the
+reference's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+READERS = {".parquet": "read_parquet", ".csv": "read_csv", ".jsonl": "read_json"}
+
+
+@dataclass
+class Batch:
+    features: np.ndarray
+    outputs: np.ndarray | None  # what the model answered, when the batch is a request log
+    source: str
+
+
+def reference(
+    dataset: str, target: str | None, catalog: str | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """The training data's feature columns (all but `target`) and their names."""
+    import numpy as np
+
+    from mlcore import data
+
+    frame = data.load(dataset, catalog=catalog)
+    if target and target not in frame.columns:
+        raise ValueError(
+            f"reference.target {target!r} is not a column of dataset {dataset!r} "
+            f"(columns: {', '.join(map(str, frame.columns[:10]))}...)"
+        )
+    features = frame.drop(columns=[target]) if target else frame
+    return features.to_numpy(np.float64), [str(c) for c in features.columns]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    reader = READERS.get(path.suffix)
+    if reader is None:
+        raise ValueError(f"{path}: not a .parquet, .csv or .jsonl file")
+    options = {"lines": True} if path.suffix == ".jsonl" else {}
+    return getattr(pd, reader)(path, **options)
+
+
+def current(location: str | Path, names: list[str], catalog: str | None = None) -> Batch:
+    """The batch at `location`: a file, a folder of them (a request log), or a catalog dataset
+    (any storage the catalog reaches)."""
+    import numpy as np
+    import pandas as pd
+
+    path = Path(location)
+    if not path.exists() and _in_catalog(str(location), catalog):
+        from mlcore import data
+
+        return _table(data.load(str(location), catalog=catalog), names, str(location))
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in READERS and p.is_file())
+        if not files:
+            raise ValueError(
+                f"no .jsonl, .parquet or .csv files in {path}: serve with "
+                f"`--request-log {path}`, or pass a batch file"
+            )
+    elif path.is_file():
+        files = [path]
+    else:
+        raise ValueError(
+            f"no batch at {path}: pass an existing file, request-log folder or catalog dataset"
+        )
+    frame = pd.concat([_read(f) for f in files], ignore_index=True)
+    if "inputs" in frame.columns:  # a request log: rows of every request, in order
+        features = np.concatenate([np.asarray(r, dtype=np.float64) for r in frame["inputs"]])
+        outputs = None
+        if "outputs" in frame.columns:
+            outputs = np.concatenate([np.asarray(r) for r in frame["outputs"]])
+        if features.ndim != 2 or features.shape[1] != len(names):
+            raise ValueError(
+                f"the request log's rows have {features.shape[1:]} values, the reference "
+                f"{len(names)} features"
+            )
+        return Batch(features, outputs, str(path))
+    return _table(frame, names, str(path))
+
+
+def _table(frame: pd.DataFrame, names: list[str], source: str) -> Batch:
+    import numpy as np
+
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"the batch {source} lacks {len(missing)} feature column(s) of the reference: "
+            f"{', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}"
+        )
+    return Batch(frame[names].to_numpy(np.float64), None, source)
+
+
+def _in_catalog(name: str, catalog: str | None) -> bool:
+    from mlcore import data
+
+    try:
+        return name in data.Catalog.from_file(catalog or data.find_catalog())
+    except data.DataError:
+        return False

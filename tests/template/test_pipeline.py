@@ -1,0 +1,201 @@
+"""`make pipeline` in a generated repo: every step once, then only the steps whose inputs changed.
+
+One project, rendered and set up once for the module, goes through four pipeline runs in order
+(each test builds on the one before): a first run trains, evaluates and promotes; a second with
+nothing changed trains nothing (Make's output and the MLflow store say so); a changed training
+config would re-train without preparing data again (Make's dry run after the stamps are
+recomputed); a changed data file (and its catalog checksum) prepares data again, re-trains and
+gates against the champion evaluated on the new split. Training is kept to a few epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import REPO, run
+from tests.template.conftest import SHARED_ENV, editable_location, make, render
+
+pytestmark = [pytest.mark.slow]
+
+EPOCHS = "TRAIN_ARGS=trainer.max_epochs=3"
+NAME = "CT Pipeline"
+# What the generated Makefile installs for `make pipeline-kfp`.
+KFP_VERSION = "2.17.0"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # A name of its own: other test files install and uninstall the default project's package
+    # in the same environment, possibly at the same time (pytest-xdist).
+    project = render(tmp_path_factory.mktemp("pipeline") / "project", {"project_name": NAME})
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    previous = editable_location(slug)
+    make(project, "setup")
+    yield project
+    pip = [sys.executable, "-m", "pip", "--quiet"]
+    if previous and Path(previous).is_dir():
+        run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", previous], project)
+    else:
+        run([*pip, "uninstall", "--yes", slug], project)
+
+
+def store(project: Path) -> tuple[int, int, list[str]]:
+    """Finished train runs, eval runs and registered versions of the project's model."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    experiment = client.get_experiment_by_name(slug)
+    assert experiment is not None
+    counts = []
+    for task in ("train", "eval"):
+        runs = client.search_runs([experiment.experiment_id], f"tags.task = '{task}'")
+        counts.append(sum(r.info.status == "FINISHED" for r in runs))
+    versions = sorted(str(v.version) for v in client.search_model_versions(f"name = '{slug}'"))
+    return counts[0], counts[1], versions
+
+
+def steps_run(output: str, package: str) -> set[str]:
+    """Which steps Make ran, from the commands it echoed."""
+    patterns = {
+        "prepare": rf"-m {package}\.data\b",
+        "train": rf"-m {package}\.train\b",
+        "evaluate": rf"-m {package}\.evaluate\b",
+        "promote": r"mlcore registry promote",
+    }
+    return {step for step, pattern in patterns.items() if re.search(pattern, output)}
+
+
+def package_of(project: Path) -> str:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+
+
+def test_first_run_prepares_trains_evaluates_and_promotes(project: Path) -> None:
+    output = make(project, "pipeline", EPOCHS)
+    assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
+    assert store(project) == (1, 1, ["1"])
+    assert "Promoted" in (project / ".pipeline" / "promote.done").read_text()
+    candidate = json.loads((project / ".pipeline" / "train.done").read_text())
+    assert candidate["version"] == "1" and candidate["metrics"]["test/acc"] >= 0.9
+    summary = make(project, "pipeline-summary")
+    assert "champion (none) vs candidate v1" in summary and "| test/acc |" in summary
+
+
+def test_unchanged_inputs_skip_every_step(project: Path) -> None:
+    before = store(project)
+    output = make(project, "pipeline", EPOCHS)
+    assert steps_run(output, package_of(project)) == set(), output
+    assert ".pipeline/train.stamp: unchanged" in output
+    assert store(project) == before, "no new run, no new version"
+
+
+def test_changed_config_would_retrain_without_preparing_data(project: Path) -> None:
+    """Make's own decision, without paying for another training run: the stamps are recomputed
+    for real, then `make -n -o FORCE` (a dry run that leaves the stamps as they now are) lists
+    the commands it would run."""
+    changed = "TRAIN_ARGS=trainer.max_epochs=4"
+    stamped = make(project, ".pipeline/prepare.stamp", ".pipeline/train.stamp", changed)
+    assert "prepare.stamp: unchanged" in stamped and "train.stamp: inputs changed" in stamped
+    planned = make(project, "-n", "-o", "FORCE", "pipeline", changed)
+    assert steps_run(planned, package_of(project)) == {"train", "evaluate", "promote"}, planned
+    assert store(project) == (1, 1, ["1"]), "a dry run runs nothing"
+
+
+def test_changed_data_prepares_and_retrains_and_gates_on_the_new_split(project: Path) -> None:
+    data = project / "data" / "raw" / "digits.csv"
+    lines = data.read_text().splitlines(keepends=True)
+    data.write_text("".join(lines[:-100]))  # new data: 100 rows fewer
+    digest = run([sys.executable, "-m", "mlcore", "data", "fingerprint", "digits"], project)
+    catalog = project / "configs" / "catalog.yaml"
+    text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + digest.stdout.split()[0], catalog.read_text())
+    catalog.write_text(text)
+    output = make(project, "pipeline", "TRAIN_ARGS=trainer.max_epochs=4")
+    assert steps_run(output, package_of(project)) == {"prepare", "train", "evaluate", "promote"}
+    # The champion is evaluated again beside the candidate, on the new test split: the gate
+    # compares those two evaluations (the training runs' splits differ, which it refuses).
+    assert store(project) == (2, 3, ["1", "2"])
+    decision = (project / ".pipeline" / "promote.done").read_text()
+    assert re.match(r"(Promoted|Not promoted: )", decision), decision
+    assert "candidate v2 (evaluation run" in decision and "champion v1 (evaluation run" in decision
+    assert "champion v1 vs candidate v2" in make(project, "pipeline-summary")
+
+
+def monitor(project: Path, batch: Path) -> subprocess.CompletedProcess[str]:
+    command = ["make", "monitor", f"CURRENT={batch}", *SHARED_ENV]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
+
+
+def test_make_monitor_passes_a_sample_of_the_data_and_flags_inverted_images(
+    project: Path,
+) -> None:
+    """Thresholds of the generated configs/monitor.yaml: PSI 0.2, KS p-value 0.01, 30% of
+    features, prediction PSI 0.2; the champion predicts both sides."""
+    import pandas as pd
+
+    frame = pd.read_csv(project / "data" / "raw" / "digits.csv")
+    sample = frame.sample(400, random_state=0)
+    sample.to_csv(project / "recent.csv", index=False)
+    same = monitor(project, project / "recent.csv")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "No drift" in same.stdout
+    pixels = sample.columns.drop("target")
+    sample.assign(**{c: 16 - sample[c] for c in pixels}).to_csv(
+        project / "shifted.csv", index=False
+    )
+    shifted = monitor(project, project / "shifted.csv")
+    assert "DRIFT" in shifted.stdout and "Error 3" in shifted.stderr, (
+        shifted.stdout + shifted.stderr
+    )
+    report = json.loads((project / "reports" / "monitor" / "drift.json").read_text())
+    assert report["drifted"] and report["predictions"]["drifted"]
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    assert report["model"].startswith(f"{slug} v")
+
+
+@pytest.fixture(scope="session")
+def kfp_venv() -> Path:
+    """kfp in a tool environment of its own (it pins requests, urllib3 and protobuf exactly):
+    build/tools/kfp-venv, made once (about 30 s from PyPI) and reused by later sessions."""
+    venv = REPO / "build" / "tools" / "kfp-venv"
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", f"import kfp; assert kfp.__version__ == {KFP_VERSION!r}"]
+    if not python.is_file() or subprocess.run(check, capture_output=True).returncode != 0:
+        run([sys.executable, "-m", "venv", "--clear", venv], REPO)
+        run([python, "-m", "pip", "install", "--quiet", f"kfp=={KFP_VERSION}"], REPO)
+    return venv
+
+
+def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
+    project: Path, kfp_venv: Path
+) -> None:
+    image = "registry.example.com/team/model-train:1.2.3"
+    output = make(project, "pipeline-kfp", f"KFP_VENV={kfp_venv}", f"KFP_IMAGE={image}")
+    assert "Compiled build/kfp-pipeline.yaml" in output
+    compiled = yaml.safe_load((project / "build" / "kfp-pipeline.yaml").read_text())
+    tasks = compiled["root"]["dag"]["tasks"]
+    names = {key: task["taskInfo"]["name"] for key, task in tasks.items()}
+    after = {names[k]: {names[d] for d in t.get("dependentTasks", [])} for k, t in tasks.items()}
+    assert after == {
+        "prepare": set(),
+        "train": {"prepare"},
+        "evaluate-candidate": {"train"},
+        "evaluate-champion": {"train"},
+        "promote": {"evaluate-candidate", "evaluate-champion"},
+    }
+    targets = {
+        names[k]: t["inputs"]["parameters"]["target"]["runtimeValue"]["constant"]
+        for k, t in tasks.items()
+    }
+    makefile = (project / "Makefile").read_text()
+    for target in targets.values():  # each step is a target of the project's Makefile
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    executors = compiled["deploymentSpec"]["executors"].values()
+    assert {e["container"]["image"] for e in executors} == {image}
+    assert compiled["root"]["inputDefinitions"]["parameters"]["train_args"]
