@@ -5,7 +5,8 @@
 
 writes what the step depends on and touches the file only when that changed, so a Make target
 that depends on it runs again exactly then. Exit 1 with one line when an input cannot be read.
-`mlcore pipeline summary` prints the run's Markdown summary (champion before vs candidate).
+`mlcore pipeline summary` prints the run's Markdown summary (champion before vs candidate);
+`mlcore pipeline best-params SWEEP_DIR` prints a finished search's best values as overrides.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "summary", help="Markdown: the champion before the gate vs the candidate, and the decision"
     )
     summary.add_argument("folder", nargs="?", default=".pipeline", help="the pipeline's folder")
+    best = commands.add_parser(
+        "best-params", help="a finished Optuna search's best values, one Hydra override a line"
+    )
+    best.add_argument("sweep_dir", help="the search's hydra.sweep.dir")
     return parser
 
 
@@ -57,6 +62,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore pipeline") -> in
         try:
             print(summary(args.folder))
         except FileNotFoundError as error:
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "best-params":
+        from mlcore.pipeline.search import SearchResultError, as_overrides, best_params
+
+        try:
+            print("\n".join(as_overrides(best_params(args.sweep_dir))))
+        except SearchResultError as error:
             print(f"{prog}: error: {error}", file=sys.stderr)
             return 1
         return 0

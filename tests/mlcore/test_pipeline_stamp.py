@@ -81,3 +81,46 @@ def test_bad_inputs_fail_with_the_reason(project: Path, capsys: pytest.CaptureFi
     assert main(["stamp", STAMP]) == 2
     assert "nothing to stamp" in capsys.readouterr().err
     assert not (project / STAMP).exists()
+
+
+def test_best_params_are_printed_as_sorted_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What Hydra's Optuna sweeper writes at the end of a search, read back as overrides."""
+    results = {
+        "name": "optuna",
+        "best_params": {"model.optimizer.lr": 0.0031, "model.dropout": 0.1, "data.batch_size": 64},
+        "best_value": 0.97,
+    }
+    (tmp_path / "optimization_results.yaml").write_text(yaml.safe_dump(results))
+    assert main(["best-params", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split() == [
+        "data.batch_size=64", "model.dropout=0.1", "model.optimizer.lr=0.0031"
+    ]  # fmt: skip
+
+
+def test_best_params_quote_strings_and_refuse_what_make_cannot_pass(tmp_path: Path) -> None:
+    from mlcore.pipeline.search import SearchResultError, as_overrides
+
+    assert as_overrides({"opt": "adam", "act": "gelu(x)", "flag": True}) == [
+        "act='gelu(x)'", "flag=true", "opt=adam"
+    ]  # fmt: skip
+    with pytest.raises(SearchResultError, match="spaces or quotes"):
+        as_overrides({"name": "two words"})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "the search did not finish"),
+        ({"name": "optuna", "solutions": [{"params": {}, "values": [1, 2]}]}, "Pareto front"),
+        ({"name": "optuna", "best_params": {}}, "no values"),
+    ],
+)
+def test_best_params_without_a_result_say_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: dict | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / "optimization_results.yaml").write_text(yaml.safe_dump(content))
+    assert main(["best-params", str(tmp_path)]) == 1
+    assert message in capsys.readouterr().err

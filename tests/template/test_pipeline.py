@@ -66,7 +66,8 @@ def steps_run(output: str, package: str) -> set[str]:
     """Which steps Make ran, from the commands it echoed."""
     patterns = {
         "prepare": rf"-m {package}\.data\b",
-        "train": rf"-m {package}\.train\b",
+        "search": rf"-m {package}\.train -m hparams_search=optuna\b",
+        "train": rf"-m {package}\.train\b(?! -m hparams_search)",
         "evaluate": rf"-m {package}\.evaluate\b",
         "promote": r"mlcore registry promote",
     }
@@ -125,6 +126,37 @@ def test_changed_data_prepares_and_retrains_and_gates_on_the_new_split(project: 
     assert re.match(r"(Promoted|Not promoted: )", decision), decision
     assert "candidate v2 (evaluation run" in decision and "champion v1 (evaluation run" in decision
     assert "champion v1 vs candidate v2" in make(project, "pipeline-summary")
+
+
+def test_search_feeds_its_best_values_to_training(project: Path) -> None:
+    """SEARCH=1: a two-trial Optuna search runs before training, and its best values are the
+    train step's overrides: in its stamp and in the registered candidate's run. Run again with
+    the same arguments, nothing runs."""
+    args = [
+        "SEARCH=1",
+        "SEARCH_ARGS=hydra.sweeper.n_trials=2 hydra.sweeper.sampler.n_startup_trials=2",
+        "TRAIN_ARGS=trainer.max_epochs=2",
+    ]
+    output = make(project, "pipeline", *args)
+    assert steps_run(output, package_of(project)) == {"search", "train", "evaluate", "promote"}
+    best = (project / ".pipeline" / "best-params.txt").read_text().split()
+    assert {line.split("=")[0] for line in best} == {
+        "data.batch_size", "model.dropout", "model.optimizer.lr"
+    }  # fmt: skip
+    stamp = json.loads((project / ".pipeline" / "train.stamp").read_text())
+    assert stamp["config"]["overrides"] == [*best, "trainer.max_epochs=2"]
+
+    candidate = json.loads((project / ".pipeline" / "train.done").read_text())
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    run_id = client.get_model_version(slug, candidate["version"]).run_id
+    params = client.get_run(run_id).data.params
+    for override in best:
+        key, value = override.split("=")
+        assert float(params[key.replace(".", "/")]) == pytest.approx(float(value)), key
+
+    again = make(project, "pipeline", *args)
+    assert steps_run(again, package_of(project)) == set(), again
 
 
 def monitor(project: Path, batch: Path) -> subprocess.CompletedProcess[str]:
