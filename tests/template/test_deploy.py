@@ -203,9 +203,8 @@ def test_overlays_set_namespace_replicas_autoscaling_and_the_release_image(
         pod = deployment["spec"]["template"]["spec"]
         [server] = pod["containers"]
         assert server["image"] == image
-        assert kinds["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][
-            0
-        ]["image"] == image
+        batch = kinds["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert batch["containers"][0]["image"] == image
         assert server["readinessProbe"]["httpGet"]["path"] == "/ready"
         assert server["livenessProbe"]["httpGet"]["path"] == "/health"
         config = kinds["ConfigMap"]

@@ -92,8 +92,13 @@ def assert_make_serve_answers(project: Path, slug: str, version: str) -> None:
     """`make serve` on a free loopback port serves the champion until it is stopped."""
     port = free_port()
     command = ["make", "serve", f"PORT={port}", *SHARED_ENV]
-    with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          start_new_session=True) as server:
+    with subprocess.Popen(
+        command,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    ) as server:
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60

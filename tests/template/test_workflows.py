@@ -269,6 +269,18 @@ def test_generated_workflow_is_secure_and_calls_only_make_targets(project: Path)
                     assert command in TRIVIAL_COMMANDS, f"{name}: `{line}` is not a make target"
 
 
+def test_env_of_make_steps_is_read_by_the_makefile(project: Path) -> None:
+    """A variable a workflow sets for a `make` step is one the Makefile reads (a misspelt
+    name would be ignored silently), or one the tool a target runs reads itself (gh)."""
+    makefile = (project / "Makefile").read_text()
+    read_by_gh = {"GH_TOKEN", "GH_REPO"}
+    for workflow_path in generated_workflows(project):
+        for name, step in steps(load(workflow_path)):
+            for variable in set(step.get("env", {})) - read_by_gh:
+                used = re.compile(rf"\$\({variable}\)|^{variable} *\??=|\$\$\{{?{variable}\b", re.M)
+                assert used.search(makefile), f"{name}: the Makefile never reads {variable}"
+
+
 def test_generated_ci_runs_the_standard_jobs(project: Path) -> None:
     answers = answers_of(project)
     workflow = load(project / ".github" / "workflows" / "ci.yml")
@@ -332,7 +344,7 @@ def test_generated_template_sync_opens_a_pull_request(project: Path) -> None:
     on = triggers(workflow)
     assert set(on) == {"schedule", "workflow_dispatch"}  # never on untrusted pull-request code
     [schedule] = on["schedule"]
-    minute, hour, day, month, weekday = schedule["cron"].split()
+    _minute, _hour, day, month, weekday = schedule["cron"].split()
     assert (day, month) == ("*", "*") and weekday.isdigit(), "once a week"
     assert workflow["concurrency"]["cancel-in-progress"] is False
     assert workflow["env"]["TORCH_INDEX"] == TORCH_CPU
