@@ -42,6 +42,15 @@ def _restore_environment_after_module() -> Iterator[None]:
     yield from _restored_environment()
 
 
+def require_kustomize() -> None:
+    """Skip without kustomize or kubectl, except on CI, where .ci/run installs one."""
+    if shutil.which("kustomize") or shutil.which("kubectl"):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("neither kustomize nor kubectl is on PATH on CI: .ci/run installs one")
+    pytest.skip("no kustomize or kubectl: see .ci/run to install one")
+
+
 def run(
     command: Sequence[str | os.PathLike[str]],
     cwd: Path,

@@ -7,8 +7,6 @@ and hadolint, on small manifests and Dockerfiles written here.
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,16 +18,7 @@ from mlcore.deploy.check import check_files
 from mlcore.deploy.cli import main
 from mlcore.deploy.kustomize import DeployError, kustomize_command, render, set_fields
 from mlcore.deploy.policy import dockerfile_violations, violations
-
-
-def require_kustomize() -> None:
-    """Skip without kustomize or kubectl, except on CI, where .ci/run installs one."""
-    if shutil.which("kustomize") or shutil.which("kubectl"):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail("neither kustomize nor kubectl is on PATH on CI: .ci/run installs one")
-    pytest.skip("no kustomize or kubectl: see .ci/run to install one")
-
+from tests.conftest import require_kustomize
 
 CONTAINER: dict[str, Any] = {
     "name": "server",

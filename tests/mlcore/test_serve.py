@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,40 +108,10 @@ def serve_command(model: str, registered: Registered, *options: str) -> list[str
 @pytest.fixture(scope="module")
 def server(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`mlcore serve models:/<name>@champion` on a free loopback port, until the module ends."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    command = serve_command(
-        f"models:/{registered.name}@champion",
-        registered,
-        "--port",
-        str(port),
-        "--max-body-bytes",
-        "200000",
-        "--max-rows",
-        "256",
-    )
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlcore serve did not become ready:\n{log.read_text()}")
-            time.sleep(0.1)
+    limits = ("--max-body-bytes", "200000", "--max-rows", "256")
+    with serving(registered, f"models:/{registered.name}@champion", *limits, log=log) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.slow
@@ -480,11 +451,18 @@ def test_request_log_is_written_and_read_by_the_monitor(
 
 
 @contextmanager
-def serving(registered: Registered, model: str, *options: str) -> Iterator[str]:
-    """`mlcore serve` on a free port until the block ends (SIGTERM: a graceful shutdown)."""
+def serving(
+    registered: Registered, model: str, *options: str, log: Path | None = None
+) -> Iterator[str]:
+    """`mlcore serve` on a free loopback port until the block ends (SIGTERM: a graceful
+    shutdown); its output goes to `log` (a temporary file by default), shown if it never gets
+    ready."""
     port = free_port()
     command = serve_command(model, registered, "--port", str(port), *options)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if log is None:
+        log = Path(tempfile.mkdtemp(prefix="serve-")) / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -494,12 +472,17 @@ def serving(registered: Registered, model: str, *options: str) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None and time.monotonic() < deadline, "never ready"
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlcore serve did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.slow

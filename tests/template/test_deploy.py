@@ -10,7 +10,6 @@ broken the way a careless edit would break it.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import yaml
 
 from mlcore.deploy import CUSTOM_SCHEMAS
 from mlcore.deploy.policy import containers, pod_specs, violations
-from tests.conftest import REPO, run
+from tests.conftest import REPO, require_kustomize, run
 from tests.template.conftest import SHARED_ENV, render
 from tests.template.variants import VARIANTS
 
@@ -35,15 +34,6 @@ TAG = "v1.2.3"
 REGISTRY = "ghcr.io/Example-Org"  # capitals, as a GitHub owner may have: images are lowercase
 PYTORCHJOB_SCHEMA = CUSTOM_SCHEMAS[("kubeflow.org/v1", "PyTorchJob")]
 ISVC_SCHEMA = CUSTOM_SCHEMAS[("serving.kserve.io/v1beta1", "InferenceService")]
-
-
-def require_kustomize() -> None:
-    """Skip without kustomize or kubectl, except on CI, where .ci/run installs one."""
-    if shutil.which("kustomize") or shutil.which("kubectl"):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail("neither kustomize nor kubectl is on PATH on CI: .ci/run installs one")
-    pytest.skip("no kustomize or kubectl: see .ci/run to install one")
 
 
 def make(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
