@@ -96,13 +96,7 @@ def predict_split(model: Any, datamodule: Any, split: str = "test") -> Split | N
 
 def split_digest(split: Split, dataset_name: str) -> str:
     """The digest `log_splits` gives the split, without logging it."""
-    import mlflow
-
-    return mlflow.data.from_numpy(
-        split.features[:DIGEST_ROWS],
-        targets=None if split.targets is None else split.targets[:DIGEST_ROWS],
-        name=f"{dataset_name}-{split.name}",
-    ).digest
+    return _as_dataset(split, dataset_name).digest
 
 
 def log_splits(splits: Iterable[Split], dataset_name: str) -> dict[str, str]:
@@ -111,14 +105,21 @@ def log_splits(splits: Iterable[Split], dataset_name: str) -> dict[str, str]:
 
     digests = {}
     for split in splits:
-        dataset = mlflow.data.from_numpy(
-            split.features[:DIGEST_ROWS],
-            targets=None if split.targets is None else split.targets[:DIGEST_ROWS],
-            name=f"{dataset_name}-{split.name}",
-        )
+        dataset = _as_dataset(split, dataset_name)
         mlflow.log_input(dataset, context=split.name)
         digests[split.name] = dataset.digest
     return digests
+
+
+def _as_dataset(split: Split, dataset_name: str) -> Any:
+    """The split as an MLflow dataset: its first DIGEST_ROWS rows, named `<data>-<split>`."""
+    import mlflow
+
+    return mlflow.data.from_numpy(
+        split.features[:DIGEST_ROWS],
+        targets=None if split.targets is None else split.targets[:DIGEST_ROWS],
+        name=f"{dataset_name}-{split.name}",
+    )
 
 
 def _numpy(value: Any) -> np.ndarray:
