@@ -158,9 +158,22 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         self._monitor.start()
 
     def stop_system_metrics(self) -> None:
-        if self._monitor is not None:
-            self._monitor.finish()
-            self._monitor = None
+        """Stop the monitor. A run shorter than one sampling interval (MLflow's thread publishes
+        only after its first interval) still gets one sample, taken now, unless the server is
+        known to be down."""
+        if self._monitor is None:
+            return
+        monitor, self._monitor = self._monitor, None
+        monitor.finish()
+        server_down = self.guard is not None and self.guard.down
+        if getattr(monitor, "_logging_step", None) != 0 or server_down:
+            return
+        try:
+            monitor.collect_metrics()
+            monitor.publish_metrics(monitor.aggregate_metrics())
+            monitor.mlflow_logger.flush()
+        except Exception as error:  # system metrics must never cost the run anything else
+            log.warning("System metrics not logged: %s", error)
 
     def guard_outages(self) -> None:
         """Route the logger's client calls through an OutageGuard (tracking.on_outage)."""
