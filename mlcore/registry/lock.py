@@ -39,6 +39,10 @@ log = logging.getLogger("mlcore.registry")
 
 WAIT_SECONDS = 60.0  # how long a promotion waits for another one of the same model
 HOLDER_TAG = "mlcore.lock.holder"
+# What a create of a held lock answers. The SQL store inserts, and on the unique-key violation
+# re-reads the model to word its error; when the holder deletes the lock between the two, the
+# create answers "does not exist" instead: the lock was just released, so try again.
+CONTENDED = ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST")
 
 
 def lock_name(name: str) -> str:
@@ -63,7 +67,7 @@ def promotion_lock(client: MlflowClient, name: str, wait: float = WAIT_SECONDS) 
             )
             break
         except MlflowException as error:
-            if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            if getattr(error, "error_code", "") not in CONTENDED:
                 raise
         if time.monotonic() > deadline:
             raise PromotionLockedError(

@@ -4,6 +4,7 @@ SQLite store a registry that answers. (The real server: tests/template/test_team
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 
@@ -14,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from mlcore.registry import Gate, PromotionLockedError, ServerUnavailableError, promote, rollback
 from mlcore.registry.cli import main as registry_main
-from mlcore.registry.lock import lock_name, promotion_lock
+from mlcore.registry.lock import HOLDER_TAG, lock_name, promotion_lock
 from mlcore.registry.store import connect
 from mlcore.tracking.run import TrackingSettings
 from mlcore.tracking.server import (
@@ -138,6 +139,38 @@ def test_a_held_lock_makes_others_wait_then_fail_naming_holder_and_unlock(
     assert f"Removed {lock_name(name)}" in capsys.readouterr().out
     assert registry_main(args) == 0
     assert f"{name} was not locked" in capsys.readouterr().out
+
+
+def test_a_lock_released_while_a_contender_collides_with_it_is_taken_not_an_error(
+    mlflow_tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL store answers a create of an existing name by re-reading it for its error message;
+    when the holder deletes the lock in between, that create says "does not exist" (seen on CI
+    in test_team_server's race). Here the holder releases exactly in that window."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+
+    name = f"released-{uuid.uuid4().hex[:8]}"
+    client = connect(mlflow_tracking_uri)
+    client.create_registered_model(lock_name(name))  # held by another process
+    reread = SqlAlchemyStore.get_registered_model
+    releases: list[str] = []
+
+    def holder_releases_first(store: SqlAlchemyStore, model: str):  # type: ignore[no-untyped-def]
+        if model == lock_name(name) and not releases:
+            releases.append(model)
+            store.delete_registered_model(model)
+        return reread(store, model)
+
+    monkeypatch.setattr(SqlAlchemyStore, "get_registered_model", holder_releases_first)
+    with promotion_lock(client, name, wait=5):
+        monkeypatch.setattr(SqlAlchemyStore, "get_registered_model", reread)
+        assert releases == [lock_name(name)]
+        assert (
+            client.get_registered_model(lock_name(name))
+            .tags[HOLDER_TAG]
+            .startswith(socket.gethostname())
+        )
+    assert not [m for m in client.search_registered_models() if m.name == lock_name(name)]
 
 
 @pytest.mark.parametrize("policy", ["fail", "continue"])
