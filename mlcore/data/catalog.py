@@ -300,3 +300,19 @@ def as_catalog(catalog: Catalog | str | os.PathLike[str] | None = None) -> Catal
     if isinstance(catalog, Catalog):
         return catalog
     return Catalog.from_file(catalog if catalog is not None else find_catalog())
+
+
+def entry_or_none(
+    name: str, catalog: Catalog | str | os.PathLike[str] | None = None
+) -> Dataset | None:
+    """The catalog's dataset `name`, or None when it has no such name or there is no catalog at
+    all: for commands that take a catalog name or a path. A name in the catalog wins over a file
+    of the same name, so one command line means the same thing in every working directory; a
+    catalog that was passed or found but cannot be read is an error, not a silent miss."""
+    if catalog is None:
+        try:
+            catalog = find_catalog()
+        except CatalogError:
+            return None
+    found = as_catalog(catalog)
+    return found.get(name) if name in found else None

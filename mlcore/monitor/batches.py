@@ -56,16 +56,18 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def current(location: str | Path, names: list[str], catalog: str | None = None) -> Batch:
-    """The batch at `location`: a file, a folder of them (a request log), or a catalog dataset
-    (any storage the catalog reaches)."""
+    """The batch at `location`: a catalog dataset (any storage the catalog reaches; a name in
+    the catalog wins over a file of that name), a file, or a folder of them (a request log)."""
     import numpy as np
     import pandas as pd
 
-    path = Path(location)
-    if not path.exists() and _in_catalog(str(location), catalog):
+    from mlcore.data.catalog import entry_or_none
+
+    if entry_or_none(str(location), catalog) is not None:
         from mlcore import data
 
         return _table(data.load(str(location), catalog=catalog), names, str(location))
+    path = Path(location)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in READERS and p.is_file())
         if not files:
@@ -104,12 +106,3 @@ def _table(frame: pd.DataFrame, names: list[str], source: str) -> Batch:
             f"{', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}"
         )
     return Batch(frame[names].to_numpy(np.float64), None, source)
-
-
-def _in_catalog(name: str, catalog: str | None) -> bool:
-    from mlcore import data
-
-    try:
-        return name in data.Catalog.from_file(catalog or data.find_catalog())
-    except data.DataError:
-        return False

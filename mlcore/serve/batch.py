@@ -84,30 +84,15 @@ def predict_file(
 
 def _dataset(name_or_uri: str, catalog: Any) -> Dataset:
     """The catalog's dataset of that name, else a dataset for the path or URI itself."""
-    from mlcore.data.catalog import Catalog, Dataset, as_catalog, protocol_of, resolve_format
-    from mlcore.data.errors import CatalogError
+    from mlcore.data.catalog import Dataset, entry_or_none, protocol_of, resolve_format
 
-    try:
-        found = as_catalog(catalog) if catalog is not None or _has_catalog() else None
-    except CatalogError:
-        found = None
-    if isinstance(found, Catalog) and name_or_uri in found:
-        return found.get(name_or_uri)
+    found = entry_or_none(name_or_uri, catalog)
+    if found is not None:
+        return found
     uri = name_or_uri
     if protocol_of(uri) == "file" and "::" not in uri:
         uri = str(Path(uri.removeprefix("file://")).expanduser().resolve())
     return Dataset(name=name_or_uri, uri=uri, format=resolve_format(None, uri, name_or_uri))
-
-
-def _has_catalog() -> bool:
-    from mlcore.data.catalog import find_catalog
-    from mlcore.data.errors import CatalogError
-
-    try:
-        find_catalog()
-    except CatalogError:
-        return False
-    return True
 
 
 def _local(dataset: Dataset, catalog: Any, source: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlcore import data
-from mlcore.data.catalog import find_catalog
+from mlcore.data.catalog import entry_or_none, find_catalog
 from mlcore.hooks import check_configs
 
 DIGEST = "9f7fca3251c178a06039990b75e3023f8b888151d2e2d4579c3ba0d2744a1d00"
@@ -182,6 +182,22 @@ def test_the_project_catalog_is_found_from_a_subfolder(
     monkeypatch.chdir(tmp_path.parent)
     with pytest.raises(data.CatalogError, match=r"no data catalog: no configs/catalog\.yaml"):
         find_catalog(tmp_path.parent)
+
+
+def test_entry_or_none_for_commands_taking_a_name_or_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None without a catalog or without the name (the caller reads a path); a catalog that is
+    there but unreadable is an error rather than a silent fall-back to a file."""
+    monkeypatch.delenv("MLCORE_CATALOG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert entry_or_none("digits") is None  # no catalog anywhere above tmp_path
+    path = write_catalog(tmp_path)
+    assert entry_or_none("digits").uri == str(tmp_path / "data" / "raw" / "digits.csv")
+    assert entry_or_none("data/raw/digits.csv", path) is None
+    path.write_text("datasets: [not, a, mapping]\n")
+    with pytest.raises(data.CatalogError, match=r"catalog\.yaml"):
+        entry_or_none("digits")
 
 
 # -- the check-configs hook composes every top-level configs/*.yaml: the catalog composes too ---

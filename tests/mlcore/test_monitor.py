@@ -149,3 +149,17 @@ def test_command_exits_2_on_bad_input(project: Path, capsys: pytest.CaptureFixtu
     pd.DataFrame(unshifted()[:, :4], columns=NAMES[:4]).to_csv(project / "narrow.csv")
     assert main(["--config", "monitor.yaml", "--current", "narrow.csv", "--no-mlflow"]) == 2
     assert "lacks 2 feature column(s) of the reference: f4, f5" in capsys.readouterr().err
+
+
+def test_current_batch_by_catalog_name_wins_over_a_file_of_that_name(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As `mlcore serve`'s batch prediction reads its input: a catalog name means the catalog's
+    dataset in every working directory, even beside a file that happens to have its name."""
+    pd.DataFrame(shifted(), columns=NAMES).to_parquet(project / "data" / "recent.parquet")
+    catalog = yaml.safe_load((project / "catalog.yaml").read_text())
+    catalog["datasets"]["batch.csv"] = {"uri": "data/recent.parquet"}
+    (project / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    assert run_monitor(project, unshifted(), "--no-mlflow") == 3  # batch.csv itself: unshifted
+    assert "DRIFT: 50% of features drifted" in capsys.readouterr().out
+    assert run_monitor(project, unshifted(), "--no-mlflow", "--current", "ref") == 0
