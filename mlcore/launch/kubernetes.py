@@ -25,12 +25,14 @@ from mlcore.launch.config import (
 KEYS = (
     "engine", "module", "name", "namespace", "image", "image_pull_policy", "nodes",
     "gpus_per_node", "nproc_per_node", "cpu", "memory", "workdir", "data_claim",
-    "checkpoints_claim", "env", "backoff_limit", "service_account",
+    "checkpoints_claim", "env", "secret_env", "backoff_limit", "service_account",
 )  # fmt: skip
 API_VERSION = "kubeflow.org/v1"
 GPU_RESOURCE = "nvidia.com/gpu"
-# Kubernetes object names: DNS-1123 labels.
+# Kubernetes object names: DNS-1123 labels; Secret names: DNS-1123 subdomains.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SECRET = re.compile(r"^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
 def manifest(launch: Launch) -> dict[str, Any]:
@@ -74,7 +76,7 @@ def manifest(launch: Launch) -> dict[str, Any]:
         "command": ["python", "-m", "torch.distributed.run", "-m", launch.module],
         "args": list(launch.overrides),
         "workingDir": workdir,
-        "env": [{"name": key, "value": env[key]} for key in sorted(env)],
+        "env": [{"name": key, "value": env[key]} for key in sorted(env)] + _secret_env(s, env),
         "resources": {"requests": resources, "limits": dict(resources)},
         "volumeMounts": _mounts(s, workdir),
         "securityContext": {
@@ -121,6 +123,32 @@ def manifest(launch: Launch) -> dict[str, Any]:
             "pytorchReplicaSpecs": replicas,
         },
     }
+
+
+def _secret_env(s: dict[str, Any], env: dict[str, str]) -> list[dict[str, Any]]:
+    """`secret_env: {VARIABLE: secret-name}` as references to the Secret's key VARIABLE, the
+    way the serving Deployment reads MLflow's credentials: the values stay in the cluster, and
+    an optional reference lets a job against a server without auth run without the Secret."""
+    mapping = s.get("secret_env") or {}
+    if not isinstance(mapping, dict):
+        raise LaunchConfigError(
+            f"launcher.secret_env must map variable names to Secret names, not {mapping!r}"
+        )
+    entries = []
+    for variable, secret in sorted((str(k), str(v)) for k, v in mapping.items()):
+        if not _ENV_NAME.match(variable):
+            raise LaunchConfigError(f"launcher.secret_env: {variable!r} is not a variable name")
+        if not _SECRET.match(secret):
+            raise LaunchConfigError(
+                f"launcher.secret_env.{variable}={secret!r} is not a Kubernetes Secret name"
+            )
+        if variable in env:
+            raise LaunchConfigError(
+                f"launcher.secret_env.{variable} is also set in launcher.env: keep it in one"
+            )
+        reference = {"name": secret, "key": variable, "optional": True}
+        entries.append({"name": variable, "valueFrom": {"secretKeyRef": reference}})
+    return entries
 
 
 def _replicas(count: int, template: dict[str, Any]) -> dict[str, Any]:

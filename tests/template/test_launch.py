@@ -141,9 +141,13 @@ def test_manifest_runs_torchrun_with_the_training_overrides(
     assert container["command"][:4] == ["python", "-m", "torch.distributed.run", "-m"]
     assert container["args"] == ["trainer.max_epochs=30"]  # launcher.* stay out of training
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow:5000"
     assert env["MLCORE_RUN_NAME"] == "digits-classifier-train"
+    # Credentials by reference to the Secret serving reads too, never by value.
+    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        reference = {"name": "digits-classifier-mlflow", "key": key, "optional": True}
+        assert env[key] == {"secretKeyRef": reference}
 
 
 def test_local_dry_run_prints_torchrun(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,6 +169,12 @@ def test_local_dry_run_prints_torchrun(project: Path, capsys: pytest.CaptureFixt
         (["slurm", "launcher.nodes=two"], "launcher.nodes='two'"),
         (["kubernetes", "launcher.name=Digits_Train"], "is not a Kubernetes name"),
         (["kubernetes", "launcher.gpus_per_node=2", "launcher.nproc_per_node=4"], "one process"),
+        (["kubernetes", "+launcher.env.MLFLOW_TRACKING_PASSWORD=x"], "keep it in one"),
+        (
+            ["kubernetes", "launcher.secret_env.MLFLOW_TRACKING_USERNAME=Team_Secret"],
+            "is not a Kubernetes Secret name",
+        ),
+        (["kubernetes", "~launcher.secret_env", "+launcher.secret_env=oops"], "must map variable"),
         (["k8s"], "no launcher 'k8s'"),
         (["local", "trainer=tpu"], "Could not find 'trainer/tpu'"),
     ],

@@ -193,14 +193,19 @@ def test_make_monitor_passes_a_sample_of_the_data_and_flags_inverted_images(
 
 @pytest.fixture(scope="session")
 def kfp_venv() -> Path:
-    """kfp in a tool environment of its own (it pins requests, urllib3 and protobuf exactly):
+    """kfp and kfp-kubernetes in a tool environment of their own (they pin requests, urllib3 and
+    protobuf exactly):
     build/tools/kfp-venv, made once (about 30 s from PyPI) and reused by later sessions."""
     venv = REPO / "build" / "tools" / "kfp-venv"
     python = venv / "bin" / "python"
-    check = [str(python), "-c", f"import kfp; assert kfp.__version__ == {KFP_VERSION!r}"]
+    check = [
+        str(python), "-c",
+        f"import kfp, kfp.kubernetes; assert kfp.__version__ == {KFP_VERSION!r}",
+    ]  # fmt: skip
     if not python.is_file() or subprocess.run(check, capture_output=True).returncode != 0:
         run([sys.executable, "-m", "venv", "--clear", venv], REPO)
-        run([python, "-m", "pip", "install", "--quiet", f"kfp=={KFP_VERSION}"], REPO)
+        packages = [f"kfp=={KFP_VERSION}", f"kfp-kubernetes=={KFP_VERSION}"]
+        run([python, "-m", "pip", "install", "--quiet", *packages], REPO)
     return venv
 
 
@@ -210,7 +215,8 @@ def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
     image = "registry.example.com/team/model-train:1.2.3"
     output = make(project, "pipeline-kfp", f"KFP_VENV={kfp_venv}", f"KFP_IMAGE={image}")
     assert "Compiled build/kfp-pipeline.yaml" in output
-    compiled = yaml.safe_load((project / "build" / "kfp-pipeline.yaml").read_text())
+    # Two documents: the pipeline, then its Kubernetes platform config (kfp-kubernetes).
+    compiled, platform = yaml.safe_load_all((project / "build" / "kfp-pipeline.yaml").read_text())
     tasks = compiled["root"]["dag"]["tasks"]
     names = {key: task["taskInfo"]["name"] for key, task in tasks.items()}
     after = {names[k]: {names[d] for d in t.get("dependentTasks", [])} for k, t in tasks.items()}
@@ -231,3 +237,15 @@ def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
     executors = compiled["deploymentSpec"]["executors"].values()
     assert {e["container"]["image"] for e in executors} == {image}
     assert compiled["root"]["inputDefinitions"]["parameters"]["train_args"]
+    # Every step signs in to MLflow with the Secret that serving and the training job read.
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    configs = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert configs.keys() == compiled["deploymentSpec"]["executors"].keys()
+    for config in configs.values():
+        (secret,) = config["secretAsEnv"]
+        assert secret["secretNameParameter"]["runtimeValue"]["constant"] == f"{slug}-mlflow"
+        assert secret["optional"] is True
+        assert {(k["secretKey"], k["envVar"]) for k in secret["keyToEnv"]} == {
+            ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_USERNAME"),
+            ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD"),
+        }

@@ -2,24 +2,29 @@
 
     make pipeline-kfp KFP_IMAGE=registry.example.com/{{ project_slug }}-train:1.0
 
-compiles it into build/kfp-pipeline.yaml (kfp runs in its own environment, .venv-kfp: it pins
-requests, urllib3 and protobuf exactly). Each step is a container of the project's training
-image running the same Makefile target as `make pipeline`: data, train, evaluate the candidate
-and the champion, promote through the gate. The steps share nothing but the MLflow server
-(MLFLOW_TRACKING_URI) and the data catalog's storage, so point both at shared services; give the
-MLflow credentials to the pods as a Kubernetes secret (kfp-kubernetes' `use_secret_as_env`).
+compiles it into build/kfp-pipeline.yaml (kfp and kfp-kubernetes run in their own environment,
+.venv-kfp: they pin requests, urllib3 and protobuf exactly). Each step is a container of the
+project's training image running the same Makefile target as `make pipeline`: data, train,
+evaluate the candidate and the champion, promote through the gate. The steps share nothing but
+the MLflow server (MLFLOW_TRACKING_URI) and the data catalog's storage, so point both at shared
+services. The MLflow credentials come from the Kubernetes Secret that serving and the training
+job read ({{ project_slug }}-mlflow, keys MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD),
+optional, so a server without auth needs none.
 """
 
 # No `from __future__ import annotations`: kfp reads the components' parameter types at runtime.
 import argparse
 
-from kfp import compiler, dsl
+from kfp import compiler, dsl, kubernetes
 
 MODEL = "models:/{{ project_slug }}"
+SECRET = "{{ project_slug }}-mlflow"
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 
 
-def build(image: str, tracking_uri: str):
-    """The pipeline, its steps running `image` against the MLflow server at `tracking_uri`."""
+def build(image: str, tracking_uri: str, secret: str = SECRET):
+    """The pipeline, its steps running `image` against the MLflow server at `tracking_uri`,
+    signed in with the credentials of the Kubernetes Secret `secret`."""
 
     @dsl.container_component
     def make(target: str, args: str, model: str):
@@ -34,6 +39,8 @@ def build(image: str, tracking_uri: str):
     def step(name: str, target: str, args: str = "", model: str = ""):
         task = make(target=target, args=args, model=model).set_display_name(name)
         task.set_env_variable("MLFLOW_TRACKING_URI", tracking_uri)
+        credentials = {key: key for key in CREDENTIALS}  # the Secret's keys are the variables
+        kubernetes.use_secret_as_env(task, secret, credentials, optional=True)
         task.set_caching_options(False)  # every run trains on the data of its day
         return task
 
@@ -56,9 +63,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", required=True, help="the training image, with its tag")
     parser.add_argument("--tracking-uri", required=True, help="the team MLflow server")
+    parser.add_argument("--secret", default=SECRET, help="the Secret with MLflow's credentials")
     parser.add_argument("--output", default="build/kfp-pipeline.yaml", help="compiled YAML")
     args = parser.parse_args()
-    compiler.Compiler().compile(build(args.image, args.tracking_uri), args.output)
+    compiler.Compiler().compile(build(args.image, args.tracking_uri, args.secret), args.output)
     print(f"Compiled {args.output} (image {args.image})")
 
 
