@@ -1,17 +1,17 @@
 """Reading what `mlcore monitor` compares: the reference from the data catalog, the current
 batch from a file or the request log that `mlcore serve --request-log` writes.
 
-A request log is a folder of JSON-lines files, one line per served request:
-`{"time": ..., "inputs": [[...], ...], "outputs": [[...], ...]}`; a batch file (Parquet, CSV,
-JSON lines) has the reference's feature columns. Inputs come back as float arrays in the
-reference's order.
+A request log is a folder (a path or any fsspec URI) of JSON-lines files, one line per served
+request: `{"time": ..., "inputs": [[...], ...], "outputs": [[...], ...]}`; a batch file
+(Parquet, CSV, JSON lines) has the reference's feature columns. Inputs come back as float
+arrays in the reference's order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,19 +45,10 @@ def reference(
     return features.to_numpy(np.float64), [str(c) for c in features.columns]
 
 
-def _read(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    reader = READERS.get(path.suffix)
-    if reader is None:
-        raise ValueError(f"{path}: not a .parquet, .csv or .jsonl file")
-    options = {"lines": True} if path.suffix == ".jsonl" else {}
-    return getattr(pd, reader)(path, **options)
-
-
 def current(location: str | Path, names: list[str], catalog: str | None = None) -> Batch:
     """The batch at `location`: a catalog dataset (any storage the catalog reaches; a name in
-    the catalog wins over a file of that name), a file, or a folder of them (a request log)."""
+    the catalog wins over a file of that name), or a file or a folder of them (a request log),
+    as a path or any fsspec URI (`s3://bucket/requests`)."""
     import numpy as np
     import pandas as pd
 
@@ -67,21 +58,8 @@ def current(location: str | Path, names: list[str], catalog: str | None = None) 
         from mlcore import data
 
         return _table(data.load(str(location), catalog=catalog), names, str(location))
-    path = Path(location)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in READERS and p.is_file())
-        if not files:
-            raise ValueError(
-                f"no .jsonl, .parquet or .csv files in {path}: serve with "
-                f"`--request-log {path}`, or pass a batch file"
-            )
-    elif path.is_file():
-        files = [path]
-    else:
-        raise ValueError(
-            f"no batch at {path}: pass an existing file, request-log folder or catalog dataset"
-        )
-    frame = pd.concat([_read(f) for f in files], ignore_index=True)
+    fs, files = _files(str(location))
+    frame = pd.concat([_read(fs, f) for f in files], ignore_index=True)
     if "inputs" in frame.columns:  # a request log: rows of every request, in order
         features = np.concatenate([np.asarray(r, dtype=np.float64) for r in frame["inputs"]])
         outputs = None
@@ -92,8 +70,42 @@ def current(location: str | Path, names: list[str], catalog: str | None = None) 
                 f"the request log's rows have {features.shape[1:]} values, the reference "
                 f"{len(names)} features"
             )
-        return Batch(features, outputs, str(path))
-    return _table(frame, names, str(path))
+        return Batch(features, outputs, str(location))
+    return _table(frame, names, str(location))
+
+
+def _files(location: str) -> tuple[Any, list[str]]:
+    """The file system and the batch files at `location`, in name order (a request log's names
+    start with their UTC time); hidden files (one being written) are not read."""
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(location)
+    if fs.isdir(root):
+        found = [PurePosixPath(path) for path in fs.find(root)]
+        files = sorted(str(p) for p in found if p.suffix in READERS and not p.name.startswith("."))
+        if not files:
+            raise ValueError(
+                f"no .jsonl, .parquet or .csv files in {location}: serve with "
+                f"`--request-log {location}`, or pass a batch file"
+            )
+        return fs, files
+    if fs.isfile(root):
+        return fs, [root]
+    raise ValueError(
+        f"no batch at {location}: pass an existing file, request-log folder or catalog dataset"
+    )
+
+
+def _read(fs: Any, path: str) -> pd.DataFrame:
+    import pandas as pd
+
+    suffix = PurePosixPath(path).suffix
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise ValueError(f"{path}: not a .parquet, .csv or .jsonl file")
+    options = {"lines": True} if suffix == ".jsonl" else {}
+    with fs.open(path, "rb") as handle:
+        return getattr(pd, reader)(handle, **options)
 
 
 def _table(frame: pd.DataFrame, names: list[str], source: str) -> Batch:

@@ -75,8 +75,10 @@ def build_parser(prog: str = "mlcore serve") -> argparse.ArgumentParser:
     parser.add_argument(
         "--request-log",
         metavar="FOLDER",
-        help="append served inputs and predictions here as JSON lines, for `mlcore monitor` "
-        "(written in the background; never delays a request)",
+        default=os.environ.get("MLCORE_REQUEST_LOG") or None,
+        help="append served inputs and predictions here as JSON lines, for `mlcore monitor`: a "
+        "folder or any fsspec URI such as s3://bucket/requests (written in the background; "
+        "never delays a request; default: $MLCORE_REQUEST_LOG, else off)",
     )
     parser.add_argument("--log-level", default="info", help="uvicorn's (default %(default)s)")
     return parser

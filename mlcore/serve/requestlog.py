@@ -3,10 +3,15 @@
 A request only puts its arrays on a bounded queue (`put_nowait`: never waits; when the queue is
 full the rows are dropped and counted, so logging can never slow or fail a request). One
 background thread turns them into JSON lines, one per request (`{"time", "inputs": [[...]],
-"outputs": [[...]]}`), and writes a file per flush, `requests-<UTC time>-<pid>-<n>.jsonl`,
+"outputs": [[...]]}`), and writes a file per flush, `requests-<UTC time>-<host>-<pid>-<n>.jsonl`,
 atomically (a hidden temporary file, then a rename), every `flush_rows` rows or
 `flush_seconds`, and once more when the server shuts down. `mlcore monitor --current <folder>`
-reads the folder as it is. Local folders only (a mounted volume in a cluster).
+reads the folder as it is.
+
+The folder may be any fsspec URI (`s3://bucket/requests/<deployment>`), so serving replicas in a
+cluster, whose root file system is read-only and whose pods come and go, log to object storage
+that a scheduled `mlcore monitor` reads. There a file is one PUT: it appears whole or not at all,
+as the rename does locally. Credentials come from the environment, as for the data catalog.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlcore.data.catalog import protocol_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +41,7 @@ class RequestLog:
 
     def __init__(
         self,
-        folder: str | os.PathLike[str],
+        location: str | os.PathLike[str],
         *,
         flush_rows: int = 1000,
         flush_seconds: float = 5.0,
@@ -41,7 +49,7 @@ class RequestLog:
     ) -> None:
         if flush_rows < 1 or flush_seconds <= 0 or max_pending < 1:
             raise ValueError("flush_rows and max_pending must be >= 1, flush_seconds above 0")
-        self.folder = Path(folder)
+        self.location = str(location)
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.dropped = 0  # rows not logged because the queue was full
@@ -49,9 +57,17 @@ class RequestLog:
         self._queue: queue.Queue[Any] = queue.Queue(max_pending)
         self._thread: threading.Thread | None = None
         self._files = 0
+        self._fs: Any = None
+        self._root = ""
+        self._local = protocol_of(self.location) == "file"
 
     def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Open the folder (made if missing) and start the writer thread."""
+        from fsspec.core import url_to_fs
+
+        self._fs, self._root = url_to_fs(self.location)
+        if self._local:
+            Path(self._root).mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="mlcore-request-log", daemon=True)
         self._thread.start()
 
@@ -108,11 +124,25 @@ class RequestLog:
         ]
         self._files += 1
         now = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        target = self.folder / f"requests-{now}-{os.getpid()}-{self._files}.jsonl"
-        temporary = self.folder / f".{target.name}.tmp"
+        # Host (the pod), pid and a counter: replicas and restarts never write the same name.
+        name = f"requests-{now}-{socket.gethostname()}-{os.getpid()}-{self._files}.jsonl"
+        content = b"\n".join(lines) + b"\n"
         try:
-            temporary.write_bytes(b"\n".join(lines) + b"\n")
-            os.replace(temporary, target)
+            self._put(name, content)
             self.written += sum(len(features) for _, features, _ in pending)
-        except OSError as error:  # a full disk must not stop the server
-            log.warning("Request log: %d rows not written to %s: %s", len(lines), target, error)
+        except Exception as error:  # a full disk or a storage outage must not stop the server
+            log.warning(
+                "Request log: %d requests not written to %s/%s: %s",
+                len(lines), self.location, name, error,
+            )  # fmt: skip
+
+    def _put(self, name: str, content: bytes) -> None:
+        """Write one file whole: a hidden temporary file and a rename locally, a single upload
+        (atomic in object stores) elsewhere."""
+        if self._local:
+            target = Path(self._root) / name
+            temporary = target.with_name(f".{name}.tmp")
+            temporary.write_bytes(content)
+            os.replace(temporary, target)
+        else:
+            self._fs.pipe_file(f"{self._root.rstrip('/')}/{name}", content)

@@ -163,3 +163,38 @@ def test_current_batch_by_catalog_name_wins_over_a_file_of_that_name(
     assert run_monitor(project, unshifted(), "--no-mlflow") == 3  # batch.csv itself: unshifted
     assert "DRIFT: 50% of features drifted" in capsys.readouterr().out
     assert run_monitor(project, unshifted(), "--no-mlflow", "--current", "ref") == 0
+
+
+def test_request_log_on_object_storage_is_read_by_the_monitor(
+    moto_server, fresh_s3: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving replicas in a cluster log to a bucket (a real S3 API, moto); the monitor reads
+    the folder there. Files appear whole: nothing hidden or partial is left behind."""
+    import uuid
+
+    import fsspec
+
+    from mlcore.monitor.batches import current
+    from mlcore.serve.requestlog import RequestLog
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)  # as a cluster's config would
+    bucket = f"requests-{uuid.uuid4().hex[:8]}"
+    fs = fsspec.filesystem("s3")
+    fs.mkdir(bucket)
+    location = f"s3://{bucket}/serving/production"
+    batch = shifted(60)
+    log = RequestLog(location, flush_rows=20, flush_seconds=60)
+    log.start()
+    for start in range(0, 60, 10):  # six requests of ten rows: three files of twenty rows
+        log.record(batch[start : start + 10], np.full(10, 1.0))
+    log.close()
+    assert log.written == 60 and log.dropped == 0
+    names = [p.rsplit("/", 1)[-1] for p in fs.find(f"{bucket}/serving/production")]
+    assert len(names) == 3 and all(
+        n.startswith("requests-") and n.endswith(".jsonl") for n in names
+    )
+
+    read = current(location, NAMES)
+    np.testing.assert_allclose(read.features, batch)
+    assert read.outputs is not None and read.outputs.tolist() == [1.0] * 60
+    assert compare(reference(), read.features, NAMES, THRESHOLDS).drifted

@@ -405,8 +405,10 @@ def test_importing_mlcore_serve_imports_no_server_stack(run_python) -> None:
 def test_request_log_is_written_and_read_by_the_monitor(
     registered: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`--request-log`: the served rows and answers land in JSON-lines files (the last ones on
-    shutdown), and `mlcore monitor` reads that folder: a shifted stream of requests is drift."""
+    """The request log (here through $MLCORE_REQUEST_LOG, as the Kubernetes ConfigMap sets it,
+    rather than --request-log): the served rows and answers land in JSON-lines files (the last
+    ones on shutdown), and `mlcore monitor` reads that folder: a shifted stream of requests is
+    drift. (On object storage: tests/mlcore/test_monitor.py.)"""
     import yaml
 
     from mlcore.monitor.cli import main as monitor
@@ -414,7 +416,8 @@ def test_request_log_is_written_and_read_by_the_monitor(
     folder = tmp_path / "requests"
     model = f"models:/{registered.name}@champion"
     sent = []
-    with serving(registered, model, "--request-log", str(folder)) as url:
+    monkeypatch.setenv("MLCORE_REQUEST_LOG", str(folder))  # the server inherits it
+    with serving(registered, model) as url:
         for seed in range(20):
             batch = rows(5, seed=100 + seed) + 3.0  # every feature moved by 3 standard deviations
             answer = httpx.post(f"{url}/predict", json={"inputs": batch.tolist()})
