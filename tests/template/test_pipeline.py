@@ -11,6 +11,7 @@ gates against the champion evaluated on the new split. Training is kept to a few
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,6 +28,12 @@ from tests.template.conftest import SHARED_ENV, editable_location, make, render
 pytestmark = [pytest.mark.slow]
 
 EPOCHS = "TRAIN_ARGS=trainer.max_epochs=3"
+# Searches and the runs checked only for their overrides train on a few batches.
+FEW_BATCHES = [
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=5",
+    "+trainer.limit_val_batches=2",
+]
 NAME = "CT Pipeline"
 # What the generated Makefile installs for `make pipeline-kfp`.
 KFP_VERSION = "2.17.0"
@@ -135,7 +142,7 @@ def test_search_feeds_its_best_values_to_training(project: Path) -> None:
     args = [
         "SEARCH=1",
         "SEARCH_ARGS=hydra.sweeper.n_trials=2 hydra.sweeper.sampler.n_startup_trials=2",
-        "TRAIN_ARGS=trainer.max_epochs=2",
+        f"TRAIN_ARGS={' '.join(FEW_BATCHES)}",
     ]
     output = make(project, "pipeline", *args)
     assert steps_run(output, package_of(project)) == {"search", "train", "evaluate", "promote"}
@@ -144,7 +151,7 @@ def test_search_feeds_its_best_values_to_training(project: Path) -> None:
         "data.batch_size", "model.dropout", "model.optimizer.lr"
     }  # fmt: skip
     stamp = json.loads((project / ".pipeline" / "train.stamp").read_text())
-    assert stamp["config"]["overrides"] == [*best, "trainer.max_epochs=2"]
+    assert stamp["config"]["overrides"] == [*best, *FEW_BATCHES]
 
     candidate = json.loads((project / ".pipeline" / "train.done").read_text())
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
@@ -227,12 +234,8 @@ def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
         "evaluate-champion": {"train"},
         "promote": {"evaluate-candidate", "evaluate-champion"},
     }
-    targets = {
-        names[k]: t["inputs"]["parameters"]["target"]["runtimeValue"]["constant"]
-        for k, t in tasks.items()
-    }
     makefile = (project / "Makefile").read_text()
-    for target in targets.values():  # each step is a target of the project's Makefile
+    for target in make_targets(compiled):  # each step is a target of the project's Makefile
         assert re.search(rf"^{target}:", makefile, re.M), target
     executors = compiled["deploymentSpec"]["executors"].values()
     assert {e["container"]["image"] for e in executors} == {image}
@@ -249,3 +252,126 @@ def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
             ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_USERNAME"),
             ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD"),
         }
+
+
+def make_targets(compiled: dict) -> set[str]:
+    """The Makefile targets a compiled pipeline's steps run: constant `target` inputs and the
+    targets its commands name."""
+    targets = set()
+    for task in compiled["root"]["dag"]["tasks"].values():
+        target = task["inputs"]["parameters"].get("target")
+        if target:
+            targets.add(target["runtimeValue"]["constant"])
+    for executor in compiled["deploymentSpec"]["executors"].values():
+        targets |= set(
+            re.findall(r"\bmake ([a-z][-a-z]*)", " ".join(executor["container"]["command"]))
+        )
+    return targets
+
+
+PLACEHOLDER = re.compile(r"\{\{\$\.(inputs|outputs)\.parameters\['([^']+)'\](\.output_file)?\}\}")
+
+
+def run_compiled(
+    compiled: dict, project: Path, arguments: dict[str, str], tmp: Path, until: str
+) -> list[str]:
+    """Run a compiled kfp pipeline's container steps here, in dependency order up to the step
+    named `until`, as kfp's launcher would in each step's pod: placeholders filled from
+    constants, pipeline arguments and earlier steps' output files, the step's environment set,
+    the image's `python` being this one. Returns the steps' names in the order they ran."""
+    import graphlib
+
+    tasks = compiled["root"]["dag"]["tasks"]
+    order = graphlib.TopologicalSorter(
+        {key: task.get("dependentTasks", []) for key, task in tasks.items()}
+    ).static_order()
+    outputs: dict[str, dict[str, str]] = {}
+    ran = []
+    for key in order:
+        task = tasks[key]
+        inputs = {}
+        for name, source in task["inputs"]["parameters"].items():
+            if "runtimeValue" in source:
+                inputs[name] = source["runtimeValue"]["constant"]
+            elif "componentInputParameter" in source:
+                inputs[name] = arguments[source["componentInputParameter"]]
+            else:
+                producer = source["taskOutputParameter"]
+                inputs[name] = outputs[producer["producerTask"]][producer["outputParameterKey"]]
+        label = compiled["components"][task["componentRef"]["name"]]["executorLabel"]
+        container = compiled["deploymentSpec"]["executors"][label]["container"]
+        files: dict[str, Path] = {}
+
+        def fill(
+            match: re.Match[str], key: str = key, inputs: dict = inputs, files: dict = files
+        ) -> str:
+            kind, name, is_file = match.groups()
+            if kind == "inputs":
+                return inputs[name]
+            assert is_file, match.group(0)
+            files[name] = tmp / key / "outputs" / name
+            return str(files[name])
+
+        command = [PLACEHOLDER.sub(fill, part) for part in container["command"] + container["args"]]
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **{item["name"]: item["value"] for item in container.get("env", [])},
+        }
+        done = subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, (
+            f"{task['taskInfo']['name']}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
+        outputs[key] = {name: path.read_text() for name, path in files.items()}
+        ran.append(task["taskInfo"]["name"])
+        if ran[-1] == until:
+            return ran
+    raise AssertionError(f"no step {until!r} in {ran}")
+
+
+def test_the_compiled_kfp_pipeline_with_search_runs_its_steps_here(
+    project: Path, kfp_venv: Path, tmp_path: Path
+) -> None:
+    """`make pipeline-kfp SEARCH=1`, its steps up to training run as their pods would run them:
+    the search's best values reach the train step only through kfp's output (the file `make
+    pipeline` reads is removed first), and the candidate trains with them, `train_args` last.
+    (Evaluation and promotion are the `make` component that the prepare step runs too.)"""
+    tracking = f"sqlite:///{project / 'mlflow.db'}"
+    make(
+        project, "pipeline-kfp", f"KFP_VENV={kfp_venv}", "SEARCH=1", f"KFP_TRACKING_URI={tracking}"
+    )
+    compiled, _ = yaml.safe_load_all((project / "build" / "kfp-pipeline.yaml").read_text())
+    assert compiled["root"]["inputDefinitions"]["parameters"].keys() == {
+        "train_args",
+        "search_args",
+    }
+    tasks = compiled["root"]["dag"]["tasks"].values()
+    after = {t["taskInfo"]["name"]: len(t.get("dependentTasks", [])) for t in tasks}
+    assert after == {"prepare": 0, "search": 1, "train": 2, "evaluate-candidate": 1,
+                     "evaluate-champion": 1, "promote": 2}  # fmt: skip
+    (project / ".pipeline" / "best-params.txt").unlink(missing_ok=True)
+    _, _, versions_before = store(project)
+
+    arguments = {
+        "train_args": " ".join(FEW_BATCHES),
+        "search_args": "hydra.sweeper.n_trials=2 hydra.sweeper.sampler.n_startup_trials=2",
+    }
+    ran = run_compiled(compiled, project, arguments, tmp_path, until="train")
+    assert ran == ["prepare", "search", "train"]
+
+    best = (project / ".pipeline" / "best-params.txt").read_text().split()
+    assert {line.split("=")[0] for line in best} == {
+        "data.batch_size", "model.dropout", "model.optimizer.lr"
+    }  # fmt: skip
+    _, _, versions = store(project)
+    (new,) = set(versions) - set(versions_before)
+    client = MlflowClient(tracking_uri=tracking)
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    assert str(client.get_model_version_by_alias(slug, "candidate").version) == new
+    params = client.get_run(client.get_model_version(slug, new).run_id).data.params
+    assert params["trainer/max_epochs"] == "1"
+    for override in best:
+        key, value = override.split("=")
+        assert float(params[key.replace(".", "/")]) == pytest.approx(float(value)), key

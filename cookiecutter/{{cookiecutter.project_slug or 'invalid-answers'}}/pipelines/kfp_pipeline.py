@@ -5,11 +5,13 @@
 compiles it into build/kfp-pipeline.yaml (kfp and kfp-kubernetes run in their own environment,
 .venv-kfp: they pin requests, urllib3 and protobuf exactly). Each step is a container of the
 project's training image running the same Makefile target as `make pipeline`: data, train,
-evaluate the candidate and the champion, promote through the gate. The steps share nothing but
-the MLflow server (MLFLOW_TRACKING_URI) and the data catalog's storage, so point both at shared
-services. The MLflow credentials come from the Kubernetes Secret that serving and the training
-job read ({{ project_slug }}-mlflow, keys MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD),
-optional, so a server without auth needs none.
+evaluate the candidate and the champion, promote through the gate. `make pipeline-kfp SEARCH=1`
+adds the Optuna search before training (`make search`; its best values reach the train step as
+a kfp output). The steps share nothing else but the MLflow server (MLFLOW_TRACKING_URI) and the
+data catalog's storage, so point both at shared services. The MLflow credentials come from the
+Kubernetes Secret that serving and the training job read, optional (a server without auth
+needs none):
+    {{ project_slug }}-mlflow, keys MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
 """
 
 # No `from __future__ import annotations`: kfp reads the components' parameter types at runtime.
@@ -22,13 +24,14 @@ SECRET = "{{ project_slug }}-mlflow"
 CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 
 
-def build(image: str, tracking_uri: str, secret: str = SECRET):
+def build(image: str, tracking_uri: str, secret: str = SECRET, search: bool = False):
     """The pipeline, its steps running `image` against the MLflow server at `tracking_uri`,
-    signed in with the credentials of the Kubernetes Secret `secret`."""
+    signed in with the credentials of the Kubernetes Secret `secret`; with `search`, an Optuna
+    search step (`make search`) whose best values train the candidate."""
 
     @dsl.container_component
     def make(target: str, args: str, model: str):
-        """One Makefile target of the project, e.g. `make train ARGS="trainer.max_epochs=30"`."""
+        """One Makefile target of the project, e.g. `make evaluate MODEL=models:/...`."""
         return dsl.ContainerSpec(
             image=image,
             # PYTHON=python: the image's interpreter, where the project is installed.
@@ -36,21 +39,48 @@ def build(image: str, tracking_uri: str, secret: str = SECRET):
             args=[target, args, model],
         )
 
-    def step(name: str, target: str, args: str = "", model: str = ""):
-        task = make(target=target, args=args, model=model).set_display_name(name)
+    @dsl.container_component
+    def search_hyperparameters(train_args: str, search_args: str, best_params: dsl.OutputPath(str)):
+        """`make search`; its best values (`key=value` a line) go to the train step."""
+        run = 'make search PYTHON=python TRAIN_ARGS="$0" SEARCH_ARGS="$1"'
+        keep = 'mkdir -p "$(dirname "$2")" && cp .pipeline/best-params.txt "$2"'
+        return dsl.ContainerSpec(
+            image=image,
+            command=["sh", "-c", f"{run} && {keep}"],
+            args=[train_args, search_args, best_params],
+        )
+
+    @dsl.container_component
+    def train_candidate(best_params: str, train_args: str):
+        """`make train-candidate`: the search's best values, then train_args (the last wins)."""
+        run = 'exec make train-candidate PYTHON=python TRAIN_ARGS="$(echo $0) $1"'  # lines as words
+        return dsl.ContainerSpec(
+            image=image, command=["sh", "-c", run], args=[best_params, train_args]
+        )
+
+    def configured(task, name: str):
+        task.set_display_name(name)
         task.set_env_variable("MLFLOW_TRACKING_URI", tracking_uri)
         credentials = {key: key for key in CREDENTIALS}  # the Secret's keys are the variables
         kubernetes.use_secret_as_env(task, secret, credentials, optional=True)
         task.set_caching_options(False)  # every run trains on the data of its day
         return task
 
+    def step(name: str, target: str, args: str = "", model: str = ""):
+        return configured(make(target=target, args=args, model=model), name)
+
     @dsl.pipeline(
         name="{{ project_slug }}-training",
-        description="Prepare data, train, evaluate candidate and champion, promote (gated).",
+        description="Prepare data, (search,) train, evaluate candidate and champion, promote.",
     )
-    def training(train_args: str = ""):
+    def training(train_args: str = "", search_args: str = ""):
         prepare = step("prepare", "data")
-        train = step("train", "train", args=train_args).after(prepare)
+        best = ""
+        if search:  # decided when compiling, as `make pipeline SEARCH=1` decides when run
+            tuned = search_hyperparameters(train_args=train_args, search_args=search_args)
+            best = configured(tuned, "search").after(prepare).outputs["best_params"]
+        train = configured(train_candidate(best_params=best, train_args=train_args), "train")
+        train.after(prepare)
         candidate = step("evaluate-candidate", "evaluate", model=f"{MODEL}@candidate").after(train)
         champion = step("evaluate-champion", "evaluate-champion").after(train)
         gate = "--evidence evaluation --refused-ok"
@@ -64,9 +94,11 @@ def main() -> None:
     parser.add_argument("--image", required=True, help="the training image, with its tag")
     parser.add_argument("--tracking-uri", required=True, help="the team MLflow server")
     parser.add_argument("--secret", default=SECRET, help="the Secret with MLflow's credentials")
+    parser.add_argument("--search", action="store_true", help="search hyperparameters first")
     parser.add_argument("--output", default="build/kfp-pipeline.yaml", help="compiled YAML")
     args = parser.parse_args()
-    compiler.Compiler().compile(build(args.image, args.tracking_uri, args.secret), args.output)
+    pipeline = build(args.image, args.tracking_uri, args.secret, args.search)
+    compiler.Compiler().compile(pipeline, args.output)
     print(f"Compiled {args.output} (image {args.image})")
 
 
