@@ -1,18 +1,26 @@
-"""One alias move at a time per model, with MLflow's own primitive: a unique registered model.
+"""One alias move at a time per model, with MLflow's own primitive: a uniquely named experiment.
 
 MLflow has no compare-and-set on aliases: two processes that each read the champion, pass the
 gate and move the alias can leave the worse one champion (the later write wins) and drop an entry
 from the history tag (read, append, write); MLflow itself writes an alias by reading then
 inserting, so two writers of one alias can also fail on the database's unique key. So `promote`,
-`rollback` and the alias that `register` sets on model `<name>` run while holding the registered
-model `<name>.promotion-lock`: creating a registered model is atomic in every registry store
-(the name is the table's primary key; a second create fails with RESOURCE_ALREADY_EXISTS), and
-deleting it releases the lock. Inside, the champion is read, gated
-against and replaced with nobody else moving it, so the champion only ever moves to a version
-that passed the gate against the one it replaces, and the history records every move in order.
+`rollback` and the alias that `register` sets on model `<name>` run while holding the lock
+`<name>.promotion-lock`: an experiment of that name. Creating an experiment is atomic in every
+tracking store (the name is unique; a second create fails with RESOURCE_ALREADY_EXISTS). Inside,
+the champion is read, gated against and replaced with nobody else moving it, so the champion
+only ever moves to a version that passed the gate against the one it replaces, and the history
+records every move in order.
 
-Holding it needs no more permission than the promotion: any signed-in user may create a
-registered model and manage what they created. A lock left by a killed process is not broken
+Why an experiment and not a registered model of that name (mlcore 0.1): MLflow's basic-auth app
+grants and sweeps registered-model permissions by name, after the request that created or
+deleted the model. A release (a delete) could sweep the grant of the next holder, who created
+the same name in between, leaving a lock its holder may no longer delete. Experiment grants are
+by id, and every holder's experiment has a new id. Release renames the experiment to a unique
+`<lock>.released-<id>` (freeing the name at once) and deletes it (MLflow keeps deleted
+experiments, hidden, until `mlflow gc`).
+
+Holding it needs no more permission than a training run: any signed-in user may create an
+experiment and manage what they created. A lock left by a killed process is not broken
 automatically (a lock broken while still held would undo the guarantee): waiting ends with a
 PromotionLockedError naming its holder and `mlcore registry unlock`.
 """
@@ -39,10 +47,6 @@ log = logging.getLogger("mlcore.registry")
 
 WAIT_SECONDS = 60.0  # how long a promotion waits for another one of the same model
 HOLDER_TAG = "mlcore.lock.holder"
-# What a create of a held lock answers. The SQL store inserts, and on the unique-key violation
-# re-reads the model to word its error; when the holder deletes the lock between the two, the
-# create answers "does not exist" instead: the lock was just released, so try again.
-CONTENDED = ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST")
 
 
 def lock_name(name: str) -> str:
@@ -60,14 +64,10 @@ def promotion_lock(client: MlflowClient, name: str, wait: float = WAIT_SECONDS) 
     pause = 0.05
     while True:
         try:
-            client.create_registered_model(
-                lock,
-                tags={HOLDER_TAG: holder},
-                description=f"Held while mlcore promotes or rolls back {name}",
-            )
+            held = client.create_experiment(lock, tags={HOLDER_TAG: holder})
             break
         except MlflowException as error:
-            if getattr(error, "error_code", "") not in CONTENDED:
+            if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise
         if time.monotonic() > deadline:
             raise PromotionLockedError(
@@ -81,29 +81,34 @@ def promotion_lock(client: MlflowClient, name: str, wait: float = WAIT_SECONDS) 
     try:
         yield
     finally:
-        release(client, name)
+        _remove(client, held)
 
 
 def release(client: MlflowClient, name: str) -> bool:
-    """Delete the lock; False if there was none."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.delete_registered_model(lock_name(name))
-    except MlflowException as error:
-        if getattr(error, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
-            return False
-        raise
+    """Remove the lock of `name` whoever holds it (`mlcore registry unlock`); False if none."""
+    found = client.get_experiment_by_name(lock_name(name))
+    if found is None or found.lifecycle_stage != "active":
+        return False
+    _remove(client, found.experiment_id)
     return True
+
+
+def _remove(client: MlflowClient, experiment_id: str) -> None:
+    """Free the name first (a rename), then delete: the next holder's create may follow the
+    rename at once, and nothing done to this experiment afterwards touches theirs."""
+    lock = client.get_experiment(experiment_id).name
+    client.rename_experiment(experiment_id, f"{lock}.released-{experiment_id}")
+    client.delete_experiment(experiment_id)
 
 
 def _holder(client: MlflowClient, lock: str) -> str:
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_registered_model(lock).tags.get(HOLDER_TAG, "holder unknown")
+        found = client.get_experiment_by_name(lock)
     except MlflowException:
-        return "just released"
+        found = None
+    return found.tags.get(HOLDER_TAG, "holder unknown") if found else "just released"
 
 
 def _now() -> str:

@@ -33,7 +33,8 @@ CHAMPION = "champion"
 # Registered-model tag: the champion versions in promotion order, the current one last.
 HISTORY_TAG = "mlcore.champion.history"
 HISTORY_LIMIT = 100
-# A registered model of this name exists while a promotion or rollback of <name> runs (lock.py).
+# An experiment of this name exists while a promotion or rollback of <name> runs (lock.py); mlcore
+# 0.1 used a registered model of that name, which listings still hide.
 LOCK_SUFFIX = ".promotion-lock"
 # Model-version tags.
 EVAL_DIGEST = "mlcore.eval.digest"

@@ -28,8 +28,9 @@ from tests.template.variants import VARIANTS
 
 BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.32.0"
-# kserve (mlcore from a path, GPU), kubernetes (git, CPU), none (index, GPU): every deploy answer.
-NAMES = ["py313-proprietary-path-gpu", "py312-mit-kubernetes", "py310-bsd-index-gpu"]
+# Every variant has deploy files (the training image and job at least), so every one is checked;
+# together they give every deploy_target, GPU and mlcore_source answer.
+NAMES = sorted(VARIANTS)
 TAG = "v1.2.3"
 REGISTRY = "ghcr.io/Example-Org"  # capitals, as a GitHub owner may have: images are lowercase
 PYTORCHJOB_SCHEMA = CUSTOM_SCHEMAS[("kubeflow.org/v1", "PyTorchJob")]

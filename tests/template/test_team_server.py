@@ -295,6 +295,35 @@ def test_concurrent_registrations_and_promotions_obey_the_gate(
     assert not _locks(server)
 
 
+def test_a_release_never_touches_the_next_holders_lock(server: MlflowServer) -> None:
+    """The interleaving that made a lock named by a registered model unsafe under basic auth:
+    the holder's release has freed the lock's name when another user takes the lock, and only
+    then finishes (with registered models, that finish swept the new holder's grant, and the
+    new holder could no longer remove its own lock). The new holder releases as usual."""
+    from mlcore.registry.lock import lock_name, promotion_lock
+
+    name = f"handover-{uuid.uuid4().hex[:8]}"
+    trainer, bob = client(server, "trainer"), client(server, "bob")
+    bobs_lock = promotion_lock(bob, name, wait=5)
+    finish_release = trainer.delete_experiment
+    released = []
+
+    def bob_takes_over_first(experiment_id: str) -> None:
+        with environment(server.client_env("bob")):
+            bobs_lock.__enter__()  # the name is free: bob holds the lock now
+        released.append(experiment_id)
+        finish_release(experiment_id)
+
+    with environment(server.client_env("trainer")):
+        with promotion_lock(trainer, name, wait=5):
+            trainer.delete_experiment = bob_takes_over_first  # type: ignore[method-assign]
+        held = trainer.get_experiment_by_name(lock_name(name))
+        assert held is not None and [held.experiment_id] != released
+    with environment(server.client_env("bob")):
+        bobs_lock.__exit__(None, None, None)
+        assert bob.get_experiment_by_name(lock_name(name)) is None
+
+
 def test_read_only_user_loads_but_is_refused_register_and_promote(
     server: MlflowServer, logged_model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
