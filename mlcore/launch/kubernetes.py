@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from mlcore.launch.config import (
@@ -126,29 +127,45 @@ def manifest(launch: Launch) -> dict[str, Any]:
 
 
 def _secret_env(s: dict[str, Any], env: dict[str, str]) -> list[dict[str, Any]]:
-    """`secret_env: {VARIABLE: secret-name}` as references to the Secret's key VARIABLE, the
-    way the serving Deployment reads MLflow's credentials: the values stay in the cluster, and
-    an optional reference lets a job against a server without auth run without the Secret."""
+    """`secret_env: {secret-name: [VARIABLE, ...]}` as references to the Secret's keys of those
+    names, the way the serving Deployment reads MLflow's credentials: the values stay in the
+    cluster, and an optional reference lets a job against a server without auth run without
+    the Secret."""
     mapping = s.get("secret_env") or {}
     if not isinstance(mapping, dict):
         raise LaunchConfigError(
-            f"launcher.secret_env must map variable names to Secret names, not {mapping!r}"
+            f"launcher.secret_env must map Secret names to lists of variables, not {mapping!r}"
         )
-    entries = []
-    for variable, secret in sorted((str(k), str(v)) for k, v in mapping.items()):
-        if not _ENV_NAME.match(variable):
-            raise LaunchConfigError(f"launcher.secret_env: {variable!r} is not a variable name")
-        if not _SECRET.match(secret):
+    references: dict[str, str] = {}
+    for secret, variables in mapping.items():
+        if not _SECRET.match(str(secret)):
             raise LaunchConfigError(
-                f"launcher.secret_env.{variable}={secret!r} is not a Kubernetes Secret name"
+                f"launcher.secret_env: {secret!r} is not a Kubernetes Secret name"
             )
-        if variable in env:
+        if isinstance(variables, str) or not isinstance(variables, Iterable):
             raise LaunchConfigError(
-                f"launcher.secret_env.{variable} is also set in launcher.env: keep it in one"
+                f"launcher.secret_env.{secret} must list variable names, not {variables!r}"
             )
-        reference = {"name": secret, "key": variable, "optional": True}
-        entries.append({"name": variable, "valueFrom": {"secretKeyRef": reference}})
-    return entries
+        for variable in map(str, variables):
+            if not _ENV_NAME.match(variable):
+                raise LaunchConfigError(
+                    f"launcher.secret_env.{secret}: {variable!r} is not a variable name"
+                )
+            if variable in env or variable in references:
+                raise LaunchConfigError(
+                    f"launcher.secret_env: {variable} is set twice (launcher.env or another "
+                    "Secret): keep it in one place"
+                )
+            references[variable] = str(secret)
+    return [
+        {
+            "name": variable,
+            "valueFrom": {
+                "secretKeyRef": {"name": references[variable], "key": variable, "optional": True}
+            },
+        }
+        for variable in sorted(references)
+    ]
 
 
 def _replicas(count: int, template: dict[str, Any]) -> dict[str, Any]:

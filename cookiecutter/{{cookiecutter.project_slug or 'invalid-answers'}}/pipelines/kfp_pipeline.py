@@ -20,14 +20,17 @@ import argparse
 from kfp import compiler, dsl, kubernetes
 
 MODEL = "models:/{{ project_slug }}"
-SECRET = "{{ project_slug }}-mlflow"
-CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+# The Kubernetes Secret with MLflow's credentials, and its keys (each the variable it sets).
+MLFLOW_CREDENTIALS = "{{ project_slug }}-mlflow"
+CREDENTIAL_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 
 
-def build(image: str, tracking_uri: str, secret: str = SECRET, search: bool = False):
+def build(
+    image: str, tracking_uri: str, credentials: str = MLFLOW_CREDENTIALS, search: bool = False
+):
     """The pipeline, its steps running `image` against the MLflow server at `tracking_uri`,
-    signed in with the credentials of the Kubernetes Secret `secret`; with `search`, an Optuna
-    search step (`make search`) whose best values train the candidate."""
+    signed in with the MLflow credentials of the Kubernetes Secret named `credentials`; with
+    `search`, an Optuna search step (`make search`) whose best values train the candidate."""
 
     @dsl.container_component
     def make(target: str, args: str, model: str):
@@ -61,8 +64,8 @@ def build(image: str, tracking_uri: str, secret: str = SECRET, search: bool = Fa
     def configured(task, name: str):
         task.set_display_name(name)
         task.set_env_variable("MLFLOW_TRACKING_URI", tracking_uri)
-        credentials = {key: key for key in CREDENTIALS}  # the Secret's keys are the variables
-        kubernetes.use_secret_as_env(task, secret, credentials, optional=True)
+        variables = {key: key for key in CREDENTIAL_KEYS}
+        kubernetes.use_secret_as_env(task, credentials, variables, optional=True)
         task.set_caching_options(False)  # every run trains on the data of its day
         return task
 
@@ -93,11 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", required=True, help="the training image, with its tag")
     parser.add_argument("--tracking-uri", required=True, help="the team MLflow server")
-    parser.add_argument("--secret", default=SECRET, help="the Secret with MLflow's credentials")
+    parser.add_argument(
+        "--credentials", default=MLFLOW_CREDENTIALS, help="the Kubernetes Secret with them"
+    )
     parser.add_argument("--search", action="store_true", help="search hyperparameters first")
     parser.add_argument("--output", default="build/kfp-pipeline.yaml", help="compiled YAML")
     args = parser.parse_args()
-    pipeline = build(args.image, args.tracking_uri, args.secret, args.search)
+    pipeline = build(args.image, args.tracking_uri, args.credentials, args.search)
     compiler.Compiler().compile(pipeline, args.output)
     print(f"Compiled {args.output} (image {args.image})")
 
