@@ -11,11 +11,11 @@ the champion is read, gated against and replaced with nobody else moving it, so 
 only ever moves to a version that passed the gate against the one it replaces, and the history
 records every move in order.
 
-Why an experiment and not a registered model of that name (mlcore 0.1): MLflow's basic-auth app
-grants and sweeps registered-model permissions by name, after the request that created or
-deleted the model. A release (a delete) could sweep the grant of the next holder, who created
-the same name in between, leaving a lock its holder may no longer delete. Experiment grants are
-by id, and every holder's experiment has a new id. Release renames the experiment to a unique
+Why an experiment and not a registered model of that name: MLflow's basic-auth app grants and
+sweeps registered-model permissions by name, after the request that created or deleted the
+model. A release (a delete) could sweep the grant of the next holder, who created the same name
+in between, leaving a lock its holder may no longer delete. Experiment grants are by id, and
+every holder's experiment has a new id. Release renames the experiment to a unique
 `<lock>.released-<id>` (freeing the name at once) and deletes it (MLflow keeps deleted
 experiments, hidden, until `mlflow gc`).
 

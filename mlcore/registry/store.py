@@ -33,8 +33,7 @@ CHAMPION = "champion"
 # Registered-model tag: the champion versions in promotion order, the current one last.
 HISTORY_TAG = "mlcore.champion.history"
 HISTORY_LIMIT = 100
-# An experiment of this name exists while a promotion or rollback of <name> runs (lock.py); mlcore
-# 0.1 used a registered model of that name, which listings still hide.
+# An experiment of this name exists while a promotion or rollback of <name> runs (lock.py).
 LOCK_SUFFIX = ".promotion-lock"
 # Model-version tags.
 EVAL_DIGEST = "mlcore.eval.digest"
@@ -117,11 +116,7 @@ def registered_model(client: MlflowClient, name: str) -> RegisteredModel:
     except MlflowException as error:
         if not _not_found(error):
             raise
-    known = sorted(
-        model.name
-        for model in client.search_registered_models(max_results=50)
-        if not model.name.endswith(LOCK_SUFFIX)
-    )
+    known = sorted(model.name for model in client.search_registered_models(max_results=50))
     listing = ", ".join(known) if known else "none yet: `make train` registers one"
     raise ModelNotFoundError(
         f"no registered model {name!r} in {client.tracking_uri} (registered models: {listing})"
