@@ -81,7 +81,7 @@ def promotion_lock(client: MlflowClient, name: str, wait: float = WAIT_SECONDS) 
     try:
         yield
     finally:
-        _remove(client, held)
+        _remove(client, held, lock)
 
 
 def release(client: MlflowClient, name: str) -> bool:
@@ -89,14 +89,13 @@ def release(client: MlflowClient, name: str) -> bool:
     found = client.get_experiment_by_name(lock_name(name))
     if found is None or found.lifecycle_stage != "active":
         return False
-    _remove(client, found.experiment_id)
+    _remove(client, found.experiment_id, found.name)
     return True
 
 
-def _remove(client: MlflowClient, experiment_id: str) -> None:
+def _remove(client: MlflowClient, experiment_id: str, lock: str) -> None:
     """Free the name first (a rename), then delete: the next holder's create may follow the
     rename at once, and nothing done to this experiment afterwards touches theirs."""
-    lock = client.get_experiment(experiment_id).name
     client.rename_experiment(experiment_id, f"{lock}.released-{experiment_id}")
     client.delete_experiment(experiment_id)
 
