@@ -85,10 +85,14 @@ def promotion_lock(client: MlflowClient, name: str, wait: float = WAIT_SECONDS) 
 
 
 def release(client: MlflowClient, name: str) -> bool:
-    """Remove the lock of `name` whoever holds it (`mlcore registry unlock`); False if none."""
+    """Remove the lock of `name` whoever holds it (`mlcore registry unlock`); False if none.
+    A lock deleted by hand (the MLflow UI) still takes the name, and MLflow renames only active
+    experiments: it is restored first."""
     found = client.get_experiment_by_name(lock_name(name))
-    if found is None or found.lifecycle_stage != "active":
+    if found is None:
         return False
+    if found.lifecycle_stage != "active":
+        client.restore_experiment(found.experiment_id)
     _remove(client, found.experiment_id, found.name)
     return True
 

@@ -145,6 +145,16 @@ def test_a_held_lock_makes_others_wait_then_fail_naming_holder_and_unlock(
     assert registry_main(args) == 0
     assert f"{name} was not locked" in capsys.readouterr().out
 
+    # Deleted by hand in the MLflow UI instead: MLflow keeps the name taken by the deleted
+    # experiment, so no promotion could ever take the lock; unlock frees it all the same.
+    client.delete_experiment(client.create_experiment(lock_name(name)))
+    with pytest.raises(PromotionLockedError):
+        rollback(name, tracking_uri=mlflow_tracking_uri, wait=0.1)
+    assert registry_main(args) == 0
+    assert f"Removed {lock_name(name)}" in capsys.readouterr().out
+    with promotion_lock(client, name, wait=1):
+        pass
+
 
 @pytest.mark.parametrize("policy", ["fail", "continue"])
 def test_a_server_down_before_training_stops_it_or_trains_untracked(
