@@ -10,8 +10,10 @@ reads the folder as it is.
 
 The folder may be any fsspec URI (`s3://bucket/requests/<deployment>`), so serving replicas in a
 cluster, whose root file system is read-only and whose pods come and go, log to object storage
-that a scheduled `mlcore monitor` reads. There a file is one PUT: it appears whole or not at all,
-as the rename does locally. Credentials come from the environment, as for the data catalog.
+that a scheduled `mlcore monitor` reads. There each file is written by `mlcore.data`'s atomic
+write (one upload on object stores, a temporary name and a move elsewhere): it appears whole or
+not at all, as the rename does locally. Credentials come from the environment, as for the data
+catalog.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import queue
 import socket
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcore.data.catalog import protocol_of
+from mlcore.data.catalog import Dataset
+from mlcore.data.storage import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,17 +60,13 @@ class RequestLog:
         self._queue: queue.Queue[Any] = queue.Queue(max_pending)
         self._thread: threading.Thread | None = None
         self._files = 0
-        self._fs: Any = None
-        self._root = ""
-        self._local = protocol_of(self.location) == "file"
+        # The folder as a dataset of mlcore.data: its storage, and its files' atomic writes.
+        self._folder = Dataset(name="request log", uri=self.location, format="jsonl")
 
     def start(self) -> None:
-        """Open the folder (made if missing) and start the writer thread."""
-        from fsspec.core import url_to_fs
-
-        self._fs, self._root = url_to_fs(self.location)
-        if self._local:
-            Path(self._root).mkdir(parents=True, exist_ok=True)
+        """Make a local folder if missing, and start the writer thread."""
+        if self._folder.is_local:
+            self._folder.local_path.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="mlcore-request-log", daemon=True)
         self._thread.start()
 
@@ -137,12 +136,15 @@ class RequestLog:
             )  # fmt: skip
 
     def _put(self, name: str, content: bytes) -> None:
-        """Write one file whole: a hidden temporary file and a rename locally, a single upload
-        (atomic in object stores) elsewhere."""
-        if self._local:
-            target = Path(self._root) / name
+        """Write one file whole. Locally a hidden temporary file and a rename, not
+        `storage.atomic_write`: that one looks for dead writers' partial files of the target in
+        its folder on every write, a scan that here would grow with the log for names that are
+        never written twice."""
+        if self._folder.is_local:
+            target = self._folder.local_path / name
             temporary = target.with_name(f".{name}.tmp")
             temporary.write_bytes(content)
             os.replace(temporary, target)
-        else:
-            self._fs.pipe_file(f"{self._root.rstrip('/')}/{name}", content)
+            return
+        with atomic_write(replace(self._folder, uri=f"{self.location.rstrip('/')}/{name}")) as sink:
+            sink.write(content)
