@@ -56,8 +56,10 @@ def run(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = 600,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command; on failure, raise with its whole output so the test report shows why."""
+    """Run a command; on failure (with check), raise with its whole output so the test report
+    shows why."""
     result = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
@@ -66,7 +68,7 @@ def run(
         text=True,
         timeout=timeout,
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise AssertionError(
             f"`{' '.join(map(str, command))}` in {cwd} exited {result.returncode}\n"
             f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
