@@ -60,14 +60,16 @@ def computed(copier: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: q for n, q in questions(copier).items() if q.get("when") is False}
 
 
-def is_yaml(spec: dict[str, Any]) -> bool:
-    """A YAML-typed question: cookiecutter hands its answer over as text, parsed by `from_yaml`."""
-    return spec.get("type") == "yaml"
+def is_bool(spec: dict[str, Any]) -> bool:
+    """A yes/no question. The flavour takes its answer as text, so that the hook checks it with
+    Copier's validator (cookiecutter's own boolean would refuse `maybe` with a message of its
+    own), and `to_bool` reads it as Copier does."""
+    return spec.get("type") == "bool"
 
 
 def _parsed(spec: dict[str, Any]) -> str:
-    """The filter that gives a YAML-typed answer the value Copier would give it."""
-    return " | from_yaml" if is_yaml(spec) else ""
+    """The filter that gives an answer the value Copier would give it."""
+    return " | to_bool" if is_bool(spec) else ""
 
 
 def choice_values(spec: dict[str, Any]) -> list[Any]:
@@ -102,8 +104,8 @@ def cookiecutter_json(copier: dict[str, Any], files: dict[str, str], version: st
             default = from_source(default)
         elif isinstance(default, str) and "{" in default:
             default = sets + default  # a default derived from earlier answers
-        elif is_yaml(spec) and isinstance(default, bool):
-            default = "yes" if default else "no"  # text, so that the hook sees what was typed
+        elif is_bool(spec):
+            default = "yes" if default else "no"
         context[name] = default
         sets += f"{{% set {name} = cookiecutter.{name} %}}"
     context["_template_version"] = version
@@ -192,7 +194,6 @@ def hook(copier: dict[str, Any], action: str, conditional: list[tuple[str, str]]
             "when": spec.get("when", True) if isinstance(spec.get("when"), str) else "",
             "validator": spec.get("validator", ""),
             "choices": choice_values(spec),
-            "yaml": is_yaml(spec),
         }
         for name, spec in asked(copier).items()
     }
@@ -237,9 +238,6 @@ def render(template: str) -> str:
 
 def validate() -> int:
     """The Copier template's own checks and messages; a failure removes the project."""
-    for name, rule in RULES.items():
-        if rule["yaml"]:  # what Copier's validator sees: the answer parsed
-            ANSWERS[name] = from_yaml(ANSWERS[name])
     for name, rule in RULES.items():
         if rule["when"] and render(rule["when"]).lower() in ("false", "", "none", "0"):
             continue

@@ -1,11 +1,10 @@
 """The Jinja filters the Copier template uses, for cookiecutter (which lacks them).
 
 Copier ships Ansible's core filters; the template's defaults, validators and files use three of
-them, and the flavour a fourth (`from_yaml`, for answers Copier parses as YAML). Cookiecutter
-loads this module from the template folder (`_extensions` in cookiecutter.json), and the hooks
-embed the same functions, so both tools render the same text. Only the standard library and
-PyYAML (a dependency of cookiecutter itself) are used: portals that run cookiecutter alone have
-nothing else.
+them, and the flavour reads yes/no answers as Copier does (`to_bool`). Cookiecutter loads this
+module from the template folder (`_extensions` in cookiecutter.json), and the hooks embed the
+same functions, so both tools render the same text. Only the standard library is used: portals
+that run cookiecutter alone have nothing else.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import re
 import time
 
-import yaml
 from jinja2 import Environment
 from jinja2.ext import Extension
 
@@ -35,16 +33,27 @@ def strftime(string_format: str, second: float | None = None) -> str:
     return time.strftime(string_format, time.localtime(None if second is None else int(second)))
 
 
-def from_yaml(value):
-    """A YAML text parsed, anything else as it is (Ansible's `from_yaml`): `no` is False."""
-    return yaml.safe_load(value) if isinstance(value, str) else value
+def to_bool(value) -> bool:
+    """A yes/no answer as Copier reads it (`copier`'s `cast_to_bool`): a number is true unless
+    zero, yes/no words are what they say, anything else is Python's truth."""
+    try:
+        return bool(float(value))
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in {"y", "yes", "t", "true", "on"}:
+            return True
+        if word in {"", "n", "no", "f", "false", "off", "~", "null", "none"}:
+            return False
+    return bool(value)
 
 
 FILTERS = {
     "regex_search": regex_search,
     "regex_replace": regex_replace,
     "strftime": strftime,
-    "from_yaml": from_yaml,
+    "to_bool": to_bool,
 }
 
 
