@@ -5,6 +5,8 @@
   run as the `postgres` user when the tests run as root (PostgreSQL refuses root).
 - `start_mlflow_server`: `mlflow server` as the generated `deploy/mlflow/compose.yaml` runs it:
   MLflow's basic-auth app, PostgreSQL for runs, registry and users, artifacts proxied to S3.
+- `start_git_daemon`: `git daemon` serving repositories at git://127.0.0.1:PORT/<name>.
+- `start_package_index`: a PEP 503 simple index (`write_simple_index`) over Python's http.server.
 
 Each start waits, bounded, until the server answers, and fails with the server's own log.
 """
