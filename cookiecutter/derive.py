@@ -26,7 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
+from local_extensions import FILTERS  # beside this script
 
 FLAVOUR = Path(__file__).resolve().parent
 REPO = FLAVOUR.parent
@@ -58,6 +60,18 @@ def computed(copier: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: q for n, q in questions(copier).items() if q.get("when") is False}
 
 
+def is_bool(spec: dict[str, Any]) -> bool:
+    """A yes/no question. The flavour takes its answer as text, so that the hook checks it with
+    Copier's validator (cookiecutter's own boolean would refuse `maybe` with a message of its
+    own), and `to_bool` reads it as Copier does."""
+    return spec.get("type") == "bool"
+
+
+def _parsed(spec: dict[str, Any]) -> str:
+    """The filter that gives an answer the value Copier would give it."""
+    return " | to_bool" if is_bool(spec) else ""
+
+
 def choice_values(spec: dict[str, Any]) -> list[Any]:
     choices = spec.get("choices") or []
     return list(choices.values()) if isinstance(choices, dict) else list(choices)
@@ -69,7 +83,10 @@ def preamble(copier: dict[str, Any]) -> str:
         "{% set _copier_answers = {'_commit': 'v' ~ cookiecutter._template_version} %}",
         "{% set _copier_conf = {'answers_file': '.copier-answers.yml', 'vcs_ref_hash': none} %}",
     ]
-    statements += [f"{{% set {name} = cookiecutter.{name} %}}" for name in asked(copier)]
+    statements += [
+        f"{{% set {name} = cookiecutter.{name}{_parsed(spec)} %}}"
+        for name, spec in asked(copier).items()
+    ]
     statements += [
         f"{{% set {name} %}}{spec['default']}{{% endset %}}"
         for name, spec in computed(copier).items()
@@ -83,8 +100,12 @@ def cookiecutter_json(copier: dict[str, Any], files: dict[str, str], version: st
     sets = ""
     for name, spec in asked(copier).items():
         default = spec.get("default", "")
-        if isinstance(default, str) and "{" in default:
+        if isinstance(default, str) and "_copier_answers" in default:
+            default = from_source(default)
+        elif isinstance(default, str) and "{" in default:
             default = sets + default  # a default derived from earlier answers
+        elif is_bool(spec):
+            default = "yes" if default else "no"
         context[name] = default
         sets += f"{{% set {name} = cookiecutter.{name} %}}"
     context["_template_version"] = version
@@ -95,6 +116,14 @@ def cookiecutter_json(copier: dict[str, Any], files: dict[str, str], version: st
         name: spec.get("help", name) + _choices_hint(spec) for name, spec in asked(copier).items()
     }
     return context
+
+
+def from_source(default: str) -> str:
+    """A default Copier derives from where the template was copied from (`_src_path`), for the
+    published template: cookiecutter tells no source while it asks."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters.update(FILTERS)
+    return environment.from_string(default).render(_copier_answers={"_src_path": TEMPLATE_URL})
 
 
 def _choices_hint(spec: dict[str, Any]) -> str:
@@ -150,7 +179,10 @@ def answers_file(copier: dict[str, Any]) -> str:
         "# `mlcore adopt` turns them into .copier-answers.yml, so that `copier update` takes over.",
         "_template: {{ cookiecutter._template_url | tojson }}",
         "_version: {{ cookiecutter._template_version | tojson }}",
-        *(f"{name}: {{{{ cookiecutter.{name} | tojson }}}}" for name in asked(copier)),
+        *(
+            f"{name}: {{{{ cookiecutter.{name}{_parsed(spec)} | tojson }}}}"
+            for name, spec in asked(copier).items()
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,10 @@
 """The Jinja filters the Copier template uses, for cookiecutter (which lacks them).
 
 Copier ships Ansible's core filters; the template's defaults, validators and files use three of
-them. Cookiecutter loads this module from the template folder (`_extensions` in cookiecutter.json),
-and the hooks embed the same functions, so both tools render the same text. Only the standard
-library is used: portals that run cookiecutter alone have nothing else.
+them, and the flavour reads yes/no answers as Copier does (`to_bool`). Cookiecutter loads this
+module from the template folder (`_extensions` in cookiecutter.json), and the hooks embed the
+same functions, so both tools render the same text. Only the standard library is used: portals
+that run cookiecutter alone have nothing else.
 """
 
 from __future__ import annotations
@@ -32,7 +33,28 @@ def strftime(string_format: str, second: float | None = None) -> str:
     return time.strftime(string_format, time.localtime(None if second is None else int(second)))
 
 
-FILTERS = {"regex_search": regex_search, "regex_replace": regex_replace, "strftime": strftime}
+def to_bool(value) -> bool:
+    """A yes/no answer as Copier reads it (`copier`'s `cast_to_bool`): a number is true unless
+    zero, yes/no words are what they say, anything else is Python's truth."""
+    try:
+        return bool(float(value))
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in {"y", "yes", "t", "true", "on"}:
+            return True
+        if word in {"", "n", "no", "f", "false", "off", "~", "null", "none"}:
+            return False
+    return bool(value)
+
+
+FILTERS = {
+    "regex_search": regex_search,
+    "regex_replace": regex_replace,
+    "strftime": strftime,
+    "to_bool": to_bool,
+}
 
 
 class CopierFilters(Extension):

@@ -5,6 +5,8 @@
   run as the `postgres` user when the tests run as root (PostgreSQL refuses root).
 - `start_mlflow_server`: `mlflow server` as the generated `deploy/mlflow/compose.yaml` runs it:
   MLflow's basic-auth app, PostgreSQL for runs, registry and users, artifacts proxied to S3.
+- `start_git_daemon`: `git daemon` serving repositories at git://127.0.0.1:PORT/<name>.
+- `start_package_index`: a PEP 503 simple index (`write_simple_index`) over Python's http.server.
 
 Each start waits, bounded, until the server answers, and fails with the server's own log.
 """
@@ -12,6 +14,7 @@ Each start waits, bounded, until the server answers, and fails with the server's
 from __future__ import annotations
 
 import configparser
+import hashlib
 import os
 import shutil
 import signal
@@ -356,3 +359,71 @@ def _boto_credentials() -> dict[str, str]:
         "aws_secret_access_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
         "region_name": S3_ENV["AWS_DEFAULT_REGION"],
     }
+
+
+# -- Package sources: a git server and a package index -------------------------------------------
+
+
+@dataclass
+class LoopbackServer:
+    """A server subprocess on 127.0.0.1 and the URL it serves at; its log says what it served."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_git_daemon(base: Path, timeout: float = 30.0) -> LoopbackServer:
+    """`git daemon` serving every repository under base at git://127.0.0.1:PORT/<name>."""
+    port = free_port()
+    log = base.parent / f"git-daemon-{port}.log"
+    command = [
+        "git", "daemon", "--reuseaddr", "--export-all", "--informative-errors", "--verbose",
+        f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}", str(base),
+    ]  # fmt: skip
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    wait_until(lambda: listening(port), process, log, "git daemon", timeout)
+    return LoopbackServer(f"git://127.0.0.1:{port}", process, log)
+
+
+HTML = "<!DOCTYPE html><html><body>\n"
+
+
+def write_simple_index(root: Path, files: Mapping[str, Sequence[Path]]) -> Path:
+    """A PEP 503 simple index under root: /simple/<project>/ links each file, with its sha256."""
+    (root / "files").mkdir(parents=True, exist_ok=True)
+    projects = []
+    for project, paths in files.items():
+        links = []
+        for path in paths:
+            (root / "files" / path.name).symlink_to(path.resolve())
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            links.append(f'<a href="../../files/{path.name}#sha256={digest}">{path.name}</a>')
+        page = root / "simple" / project
+        page.mkdir(parents=True)
+        (page / "index.html").write_text(HTML + "\n".join(links))
+        projects.append(f'<a href="{project}/">{project}</a>')
+    (root / "simple" / "index.html").write_text(HTML + "\n".join(projects))
+    return root
+
+
+def start_package_index(root: Path, timeout: float = 30.0) -> LoopbackServer:
+    """Python's http.server over a simple index (write_simple_index): the URL ends in /simple."""
+    port = free_port()
+    log = root.parent / f"index-{port}.log"
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen([*command, str(port)], stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/simple"
+    wait_until(lambda: answers(f"{url}/"), process, log, "the package index", timeout)
+    return LoopbackServer(url, process, log)

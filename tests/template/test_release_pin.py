@@ -12,7 +12,6 @@ import yaml
 from tests.conftest import REPO, run
 from tests.template.conftest import render
 
-GIT_URL = "https://github.com/ml-platform-kit/ml-platform-kit.git"
 INDEX = "https://pypi.internal.example.com/simple"
 
 
@@ -39,7 +38,8 @@ def mlcore_requirement(project: Path) -> str:
 def test_git_source_pins_the_release_tag(released_kit: Path, tmp_path: Path) -> None:
     project = render(tmp_path / "p", {"mlcore_source": "git"}, src=released_kit, vcs_ref=None)
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v9.9.9"
-    assert mlcore_requirement(project) == f"mlcore[train] @ git+{GIT_URL}@v9.9.9"
+    # The default URL: where the project was copied from.
+    assert mlcore_requirement(project) == f"mlcore[train] @ git+file://{released_kit}@v9.9.9"
 
 
 def test_copy_takes_the_newest_release_not_unreleased_commits(
@@ -56,7 +56,7 @@ def test_copy_takes_the_newest_release_not_unreleased_commits(
 
     head = render(tmp_path / "head", answers, src=released_kit, vcs_ref="HEAD")
     commit = run(["git", "rev-parse", "HEAD"], cwd=released_kit).stdout.strip()
-    assert mlcore_requirement(head) == f"mlcore[train] @ git+{GIT_URL}@{commit}"
+    assert mlcore_requirement(head) == f"mlcore[train] @ git+file://{released_kit}@{commit}"
 
 
 def test_index_source_pins_the_version_and_uses_only_that_index(
