@@ -59,6 +59,20 @@ def require_kustomize() -> None:
     pytest.skip("no kustomize or kubectl: see .ci/run to install one")
 
 
+# The upstream CRDs (KServe v0.20.0 InferenceService, training-operator 1.9 PyTorchJob) beside the
+# checkout: the tests validate custom resources against them, offline.
+SHARED_CRDS = REPO.parent / "shared" / "crds"
+
+
+def require_crds() -> Path:
+    """The folder of upstream CRDs; skip without it, except on CI, where it must be there."""
+    if sorted(SHARED_CRDS.glob("*.yaml")):
+        return SHARED_CRDS
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the upstream CRDs are missing on CI: {SHARED_CRDS} (see its README)")
+    pytest.skip(f"no upstream CRDs in {SHARED_CRDS}")
+
+
 def run(
     command: Sequence[str | os.PathLike[str]],
     cwd: Path,

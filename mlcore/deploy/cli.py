@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlcore.deploy import KUBERNETES_VERSION
+from mlcore.deploy.crds import UPSTREAM_CRDS
 
 EPILOG = """\
 Examples:
-  mlcore deploy render deploy/k8s/overlays/production --image-tag 1.2.0 --replicas 3
+  mlcore deploy render deploy/k8s/overlays/production --image-name ghcr.io/org/app \
+      --image-tag v1.2.0
   mlcore deploy render deploy/k8s/overlays/staging --split build/manifests/staging
   mlcore deploy check deploy/Dockerfile build/manifests/staging/*.yaml
+  mlcore deploy check --crds ~/crds build/manifests/kserve/*.yaml   # CRDs from a folder
 """
 
 
@@ -31,7 +34,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     render.add_argument("directory", type=Path, help="a folder with a kustomization.yaml")
     render.add_argument("--image-tag", help="newTag of every images: entry (e.g. the release)")
     render.add_argument("--image-name", help="newName of every images: entry (the registry path)")
-    render.add_argument("--replicas", type=int, help="count of every replicas: entry")
+    render.add_argument(
+        "--replicas",
+        type=int,
+        help="count of every replicas: entry (refused for a workload an HPA scales: set the "
+        "HPA's range instead)",
+    )
     output = render.add_mutually_exclusive_group()
     output.add_argument("--output", "-o", type=Path, help="write the stream here (default stdout)")
     output.add_argument("--split", type=Path, metavar="FOLDER", help="one file per manifest")
@@ -39,6 +47,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "check", help="validate manifests and lint Dockerfiles; the security policy on both"
     )
     check.add_argument("files", nargs="+", type=Path, help="rendered YAML files and Dockerfiles")
+    check.add_argument(
+        "--crds",
+        action="append",
+        metavar="PATH_OR_URL",
+        help="a CustomResourceDefinition file, a folder of them, or an http(s) URL of one "
+        "(fetched once into ~/.cache/mlcore/crds); repeat for several. Custom resources are "
+        f"validated against these; default: {' '.join(UPSTREAM_CRDS)}",
+    )
     check.add_argument(
         "--kubernetes-version",
         default=KUBERNETES_VERSION,
@@ -49,13 +65,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str = "mlcore deploy") -> int:
     args = build_parser(prog).parse_args(argv)
+    from mlcore.deploy.crds import CRDError
     from mlcore.deploy.kustomize import DeployError
 
     try:
         if args.command == "render":
             return _render(args)
         return _check(args)
-    except (DeployError, FileNotFoundError) as error:
+    except (DeployError, CRDError, FileNotFoundError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
 
@@ -78,11 +95,11 @@ def _render(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from mlcore.deploy.check import check_files
 
-    problems = check_files(args.files, args.kubernetes_version)
+    problems = check_files(args.files, args.kubernetes_version, args.crds)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in {len(args.files)} file(s)", file=sys.stderr)
         return 1
-    print(f"{len(args.files)} file(s) pass: schemas, hadolint and the security policy")
+    print(f"{len(args.files)} file(s) pass: schemas, CRDs, hadolint and the security policy")
     return 0

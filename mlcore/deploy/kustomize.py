@@ -2,7 +2,8 @@
 
 The tag and replica counts go into the kustomization's own `images:` and `replicas:` fields (what
 `kustomize edit set image|replicas` writes), in a temporary copy of the deploy tree, so the
-committed files stay as they are and no YAML is templated by mlcore itself.
+committed files stay as they are and no YAML is templated by mlcore itself. A replica count for a
+workload a HorizontalPodAutoscaler scales is refused: the HPA owns that number.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def set_fields(
         if not counts:
             raise DeployError(
                 "the kustomization has no `replicas:` entry to set: add one naming the "
-                "Deployment (`kustomize edit set replicas <name>=<count>`)"
+                "Deployment (`kustomize edit set replicas <name>=<count>`), unless a "
+                "HorizontalPodAutoscaler scales it (as in the generated overlays): then set the "
+                "HPA's minReplicas and maxReplicas instead"
             )
         for entry in counts:
             entry["count"] = replicas
@@ -120,7 +123,22 @@ def render(
         error = result.stderr.strip().replace(str(copy), str(tree))
         tool = " ".join([Path(command[0]).name, *command[1:]])
         raise DeployError(f"`{tool}` failed on {directory}: {error}")
+    if replicas is not None:
+        _refuse_replicas_an_hpa_owns(result.stdout, replicas)
     return result.stdout
+
+
+def _refuse_replicas_an_hpa_owns(text: str, replicas: int) -> None:
+    """A replica count for a workload an HPA scales would reset its scale-out on every apply."""
+    from mlcore.deploy.policy import replica_conflicts
+
+    conflicts = replica_conflicts(("--replicas", document) for document in split(text))
+    if conflicts:
+        raise DeployError(
+            f"--replicas {replicas}: a HorizontalPodAutoscaler scales what it would set, and "
+            "each apply would reset the HPA's count; set the HPA's minReplicas and maxReplicas "
+            "in the overlay instead. " + " ".join(conflicts)
+        )
 
 
 def _deploy_root(directory: Path) -> Path:

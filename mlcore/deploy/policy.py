@@ -10,12 +10,19 @@ the object, the container and the field to set.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 # Kinds whose pods serve traffic for as long as they run: they need readiness and liveness probes.
 SERVERS = {"Deployment", "StatefulSet", "DaemonSet", "InferenceService"}
 SECCOMP_OK = {"RuntimeDefault", "Localhost"}
+# KServe's deployment modes (the annotation serving.kserve.io/deploymentMode), by their current
+# and their legacy names (KServe 0.16 renamed RawDeployment to Standard, Serverless to Knative).
+KSERVE_MODE = "serving.kserve.io/deploymentMode"
+KSERVE_STANDARD = {"Standard", "RawDeployment"}
+KSERVE_KNATIVE = {"Knative", "Serverless"}
+POD_SECURITY_FIELDS = ("runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "seccompProfile",
+                       "supplementalGroups", "sysctls", "seLinuxOptions")  # fmt: skip
 
 
 def pod_specs(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -64,7 +71,63 @@ def violations(document: dict[str, Any]) -> list[str]:
                 for probe in ("readinessProbe", "livenessProbe"):
                     if not container.get(probe) and not label.startswith("initContainers"):
                         found.append(f"{at}: no {probe} (serve /ready and /health)")
+    if document.get("kind") == "InferenceService":
+        found.extend(f"{name}: {problem}" for problem in _kserve_mode(document))
     return found
+
+
+def replica_conflicts(manifests: Iterable[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Workloads that set spec.replicas while an HPA among the manifests scales them: each
+    apply would reset the HPA's scale-out to that count. (where, manifest) in, messages out."""
+    manifests = list(manifests)
+    scaled: dict[tuple[str | None, str, str], str] = {}
+    for _, document in manifests:
+        if document.get("kind") == "HorizontalPodAutoscaler":
+            meta = document.get("metadata") or {}
+            target = (document.get("spec") or {}).get("scaleTargetRef") or {}
+            key = (meta.get("namespace"), str(target.get("kind")), str(target.get("name")))
+            scaled[key] = str(meta.get("name"))
+    found = []
+    for where, document in manifests:
+        meta = document.get("metadata") or {}
+        key = (meta.get("namespace"), str(document.get("kind")), str(meta.get("name")))
+        if key in scaled and "replicas" in (document.get("spec") or {}):
+            found.append(
+                f"{where}: {key[1]}/{key[2]}: spec.replicas is set while "
+                f"HorizontalPodAutoscaler/{scaled[key]} scales it, so every apply resets a "
+                "scale-out: leave replicas out (the HPA's minReplicas is the floor)"
+            )
+    return found
+
+
+def _kserve_mode(isvc: dict[str, Any]) -> Iterator[str]:
+    """What KServe's deployment mode would drop or Knative refuse, though the webhook lets it by:
+    an unnamed mode (the cluster's default decides), pod-level security settings under Knative
+    (refused unless the cluster enables kubernetes.podspec-securitycontext), and a request-based
+    scale metric under Standard mode's HPA (dropped without a word)."""
+    mode = ((isvc.get("metadata") or {}).get("annotations") or {}).get(KSERVE_MODE)
+    if mode is None:
+        yield (
+            f"metadata.annotations: no {KSERVE_MODE}: name the mode (Standard or Knative); the "
+            "cluster's default otherwise decides how it runs"
+        )
+    for component in ("predictor", "transformer", "explainer"):
+        spec = (isvc.get("spec") or {}).get(component)
+        if not spec:
+            continue
+        pod_level = sorted(set(spec.get("securityContext") or {}) & set(POD_SECURITY_FIELDS))
+        if mode in KSERVE_KNATIVE and pod_level:
+            yield (
+                f"spec.{component}.securityContext: {', '.join(pod_level)} at pod level, which "
+                "Knative refuses unless the cluster enables kubernetes.podspec-securitycontext: "
+                "set them in each container's securityContext"
+            )
+        metric = spec.get("scaleMetric")
+        if mode in KSERVE_STANDARD and metric in {"concurrency", "rps"}:
+            yield (
+                f"spec.{component}.scaleMetric: {metric} is ignored in {mode} mode (its HPA "
+                "scales on cpu or memory): use scaleMetric cpu or memory"
+            )
 
 
 def _container(container: dict[str, Any], pod: dict[str, Any]) -> Iterator[str]:

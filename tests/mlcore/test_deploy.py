@@ -1,24 +1,32 @@
 """mlcore.deploy: kustomize rendering with tag and replicas, the policy, and the checks biting.
 
-Real tools throughout: kustomize (or `kubectl kustomize`), kubernetes-validate, check-jsonschema
-and hadolint, on small manifests and Dockerfiles written here.
+Real tools throughout: kustomize (or `kubectl kustomize`), kubernetes-validate, jsonschema on the
+upstream CRDs (../shared/crds) and on small CRDs written here, and hadolint, on small manifests
+and Dockerfiles written here; a CRD URL is served by a real HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import http.server
+import socket
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from mlcore.deploy import crds
+from mlcore.deploy.admission import refusals
 from mlcore.deploy.check import check_files
 from mlcore.deploy.cli import main
 from mlcore.deploy.kustomize import DeployError, kustomize_command, render, set_fields
-from mlcore.deploy.policy import dockerfile_violations, violations
-from tests.conftest import require_kustomize
+from mlcore.deploy.policy import dockerfile_violations, replica_conflicts, violations
+from tests.conftest import require_crds, require_kustomize
 
 CONTAINER: dict[str, Any] = {
     "name": "server",
@@ -231,27 +239,278 @@ def test_check_passes_a_compliant_manifest_and_validates_it_strictly(tmp_path: P
     assert "imagePullPolice" in problem
 
 
-def test_check_refuses_custom_kinds_it_has_no_schema_for(tmp_path: Path) -> None:
-    document = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    [problem] = check_files([write(tmp_path, "widget.yaml", document)])
-    assert "no schema for example.com/v1 Widget" in problem
+# --- custom resources against CRDs ------------------------------------------------------------
+
+# A small CRD with each rule of the API server's strict field validation in it.
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Widget", "plural": "widgets"},
+        "scope": "Namespaced",
+        "versions": [{
+            "name": "v1", "served": True, "storage": True,
+            "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {
+                    "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                    "metadata": {"type": "object"},
+                    "spec": {
+                        "type": "object",
+                        "required": ["size"],
+                        "properties": {
+                            "size": {"type": "integer", "format": "int32"},
+                            "surge": {"anyOf": [{"type": "integer"}, {"type": "string"}],
+                                      "x-kubernetes-int-or-string": True},
+                            "note": {"type": "string", "nullable": True},
+                            "extra": {"type": "object",
+                                      "x-kubernetes-preserve-unknown-fields": True},
+                            "labels": {"type": "object",
+                                       "additionalProperties": {"type": "string"}},
+                            "parts": {"type": "array", "items": {
+                                "type": "object", "required": ["name"],
+                                "properties": {"name": {"type": "string"}}}},
+                        },
+                    },
+                },
+            }},
+        }],
+    },
+}  # fmt: skip
+WIDGET: dict[str, Any] = {
+    "apiVersion": "example.com/v1",
+    "kind": "Widget",
+    "metadata": {"name": "w"},
+    "spec": {"size": 3, "surge": "25%", "note": None, "extra": {"any": {"thing": [1]}},
+             "labels": {"a": "b"}, "parts": [{"name": "p"}]},
+}  # fmt: skip
 
 
-def test_check_validates_an_inference_service_with_check_jsonschema(tmp_path: Path) -> None:
-    isvc = {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": "m"},
-        "spec": {"predictor": {
-            "minReplicas": "one",
+@pytest.fixture
+def widget_crds(tmp_path: Path) -> Path:
+    folder = tmp_path / "crds"
+    folder.mkdir()
+    (folder / "widgets.yaml").write_text(yaml.safe_dump(WIDGET_CRD))
+    return folder
+
+
+def widget(**edits: Any) -> dict[str, Any]:
+    document = copy.deepcopy(WIDGET)
+    for dotted, value in edits.items():
+        *parents, last = dotted.split("__")
+        node: Any = document
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return document
+
+
+def test_a_crd_schema_is_checked_with_the_api_servers_strict_rules(widget_crds: Path) -> None:
+    schema = crds.load([widget_crds])[("example.com/v1", "Widget")]
+    assert crds.problems(WIDGET, schema) == []
+    assert crds.problems(widget(spec__surge=2), schema) == []  # int-or-string: an integer
+    assert crds.problems(widget(spec__note="n"), schema) == []
+    cases = {
+        "spec__sise": (4, "spec.sise: unknown field"),
+        "spec__parts__0__nmae": ("p", "spec.parts[0].nmae: unknown field"),
+        "spec__size": ("three", "spec.size: 'three' is not of type 'integer'"),
+        "spec__surge": ([1], "spec.surge: [1] is not of type 'integer', 'string'"),
+        "spec__labels__a": (1, "spec.labels.a: 1 is not of type 'string'"),
+        "spec__parts__0__name": (None, "spec.parts[0].name: required field missing"),
+        "kind": ("Gadget", "kind: 'Widget' was expected"),
+    }
+    for edit, (value, message) in cases.items():
+        [problem] = crds.problems(widget(**{edit: value}), schema)
+        assert problem.startswith(message), (edit, problem)
+    assert crds.problems(widget(spec__size=None), schema) == ["spec.size: required field missing"]
+
+
+def test_check_refuses_custom_kinds_no_crd_defines(widget_crds: Path, tmp_path: Path) -> None:
+    document = {"apiVersion": "example.com/v2", "kind": "Widget", "metadata": {"name": "w"}}
+    [problem] = check_files([write(tmp_path, "widget.yaml", document)], crds=[widget_crds])
+    assert "no schema for example.com/v2 Widget" in problem and "--crds" in problem
+    assert check_files([write(tmp_path, "ok.yaml", WIDGET)], crds=[widget_crds]) == []
+    typo = widget(metadata={"name": "w", "lables": {"a": "b"}})
+    [problem] = check_files([write(tmp_path, "meta.yaml", typo)], crds=[widget_crds])
+    assert "lables" in problem, problem  # metadata is ObjectMeta, checked strictly too
+
+
+ISVC: dict[str, Any] = {
+    "apiVersion": "serving.kserve.io/v1beta1",
+    "kind": "InferenceService",
+    "metadata": {"name": "m", "annotations": {"serving.kserve.io/deploymentMode": "Standard",
+                                              "serving.kserve.io/autoscalerClass": "hpa"}},
+    "spec": {"predictor": {
+        "minReplicas": 1, "scaleMetric": "cpu", "scaleTarget": 70,
+        "containers": [{**CONTAINER, "securityContext": {
+            **CONTAINER["securityContext"], "runAsNonRoot": True, "runAsUser": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"}}}],
+    }},
+}  # fmt: skip
+PYTORCHJOB: dict[str, Any] = {
+    "apiVersion": "kubeflow.org/v1",
+    "kind": "PyTorchJob",
+    "metadata": {"name": "train"},
+    "spec": {"nprocPerNode": "1", "runPolicy": {"backoffLimit": 2}, "pytorchReplicaSpecs": {
+        "Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": {"spec": {
             "securityContext": DEPLOYMENT["spec"]["template"]["spec"]["securityContext"],
-            "containers": [CONTAINER],
-        }},
-    }  # fmt: skip
-    problems = check_files([write(tmp_path, "isvc.yaml", isvc)])
-    assert len(problems) == 1 and "inferenceservice-v1beta1.json" in problems[0], problems
-    isvc["spec"]["predictor"]["minReplicas"] = 1
-    assert check_files([write(tmp_path, "isvc.yaml", isvc)]) == []
+            "containers": [{**CONTAINER, "name": "pytorch"}]}}},
+    }},
+}  # fmt: skip
+
+
+def edited(document: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    result = copy.deepcopy(document)
+    *parents, last = dotted.split(".")
+    node: Any = result
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    return result
+
+
+@pytest.mark.parametrize(
+    ("document", "dotted", "value", "message"),
+    [
+        (ISVC, "spec.predictor.minReplicas", "one",
+         "spec.predictor.minReplicas: 'one' is not of type 'integer'"),
+        (ISVC, "spec.predictor.minReplica", 1, "spec.predictor.minReplica: unknown field"),
+        (ISVC, "spec.predictor.containers.0.name", None,
+         "spec.predictor.containers[0].name: required field missing"),
+        (PYTORCHJOB, "spec.runPolicy.backoffLimit", "two",
+         "spec.runPolicy.backoffLimit: 'two' is not of type 'integer'"),
+        (PYTORCHJOB, "spec.pytorchReplicaSpecs.Master.restartPolicyy", "Never",
+         "spec.pytorchReplicaSpecs.Master.restartPolicyy: unknown field"),
+        (PYTORCHJOB, "spec.pytorchReplicaSpecs.Master.template.spec.containers.0.name", None,
+         "spec.pytorchReplicaSpecs.Master.template.spec.containers[0].name: required field "
+         "missing"),
+    ],
+)  # fmt: skip
+def test_the_upstream_crds_refuse_what_the_api_server_would(
+    document: dict[str, Any], dotted: str, value: Any, message: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    assert check_files([write(tmp_path, "ok.yaml", document)], crds=[require_crds()]) == []
+    problems = check_files([write(tmp_path, "bad.yaml", edited(document, dotted, value))],
+                           crds=[require_crds()])  # fmt: skip
+    assert any(message in problem for problem in problems), problems
+
+
+def test_the_operators_admission_rules_are_checked() -> None:
+    masters = edited(PYTORCHJOB, "spec.pytorchReplicaSpecs.Master.replicas", 2)
+    assert "spec.pytorchReplicaSpecs.Master.replicas: must be 1" in refusals(masters)[0]
+    renamed = edited(PYTORCHJOB, "spec.pytorchReplicaSpecs.Master.template.spec.containers.0.name",
+                     "trainer")  # fmt: skip
+    assert "must have a container named pytorch" in refusals(renamed)[0]
+    assert refusals(edited(PYTORCHJOB, "metadata.name", "Train_1"))
+    assert refusals(PYTORCHJOB) == [] and refusals(ISVC) == []
+    concurrency = edited(ISVC, "spec.predictor.scaleMetric", "concurrency")
+    assert "[concurrency] is not a supported metric (HPA)" in refusals(concurrency)[0]
+    legacy = edited(
+        ISVC, "metadata.annotations", {"serving.kserve.io/deploymentMode": "RawDeployment"}
+    )
+    assert "[cpu] is not a supported metric (Knative" in refusals(legacy)[0]
+
+
+def test_the_policy_names_kserve_choices_a_mode_would_drop_or_refuse() -> None:
+    assert violations(ISVC) == []
+    [unnamed] = violations(edited(ISVC, "metadata.annotations", None))
+    assert "no serving.kserve.io/deploymentMode: name the mode" in unnamed
+    knative = edited(ISVC, "metadata.annotations", {"serving.kserve.io/deploymentMode": "Knative"})
+    knative["spec"]["predictor"]["securityContext"] = {"runAsUser": 10001, "fsGroup": 10001}
+    [pod_level] = violations(edited(knative, "spec.predictor.scaleMetric", "concurrency"))
+    assert "fsGroup, runAsUser at pod level, which Knative refuses" in pod_level
+    dropped = edited(ISVC, "metadata.annotations", {"serving.kserve.io/deploymentMode": "Standard"})
+    [ignored] = violations(edited(dropped, "spec.predictor.scaleMetric", "concurrency"))
+    assert "scaleMetric: concurrency is ignored in Standard mode" in ignored
+
+
+HPA: dict[str, Any] = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "app"},
+    "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+             "minReplicas": 2, "maxReplicas": 5},
+}  # fmt: skip
+
+
+def test_replicas_set_under_an_hpa_are_refused(tmp_path: Path) -> None:
+    [conflict] = replica_conflicts([("d", DEPLOYMENT), ("h", HPA)])
+    assert "Deployment/app: spec.replicas is set while HorizontalPodAutoscaler/app" in conflict
+    assert replica_conflicts([("d", deployment(spec__replicas=None)), ("h", HPA)]) == []
+    elsewhere = copy.deepcopy(HPA) | {"metadata": {"name": "app", "namespace": "other"}}
+    assert replica_conflicts([("d", DEPLOYMENT), ("h", elsewhere)]) == []
+    paths = [write(tmp_path, "deployment.yaml", DEPLOYMENT), write(tmp_path, "hpa.yaml", HPA)]
+    [problem] = check_files(paths)
+    assert problem.startswith(f"{paths[0]}: Deployment/app: spec.replicas is set")
+
+
+def test_render_refuses_replicas_for_a_workload_an_hpa_scales(tmp_path: Path) -> None:
+    require_kustomize()
+    overlay = write_tree(tmp_path)
+    base = tmp_path / "deploy" / "base"
+    (base / "hpa.yaml").write_text(yaml.safe_dump(HPA))
+    (base / "kustomization.yaml").write_text("resources: [deployment.yaml, hpa.yaml]\n")
+    with pytest.raises(DeployError, match=r"--replicas 5: a HorizontalPodAutoscaler scales"):
+        render(overlay, replicas=5)
+    assert "HorizontalPodAutoscaler" in render(overlay, image_tag="2.0.0")
+
+
+@pytest.fixture
+def crd_server(tmp_path: Path) -> Iterator[str]:
+    """The Widget CRD over HTTP on 127.0.0.1, as a release URL would serve it."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "widgets.yaml").write_text(yaml.safe_dump(WIDGET_CRD))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/widgets.yaml"
+    server.shutdown()
+    server.server_close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_crds_from_a_url_are_fetched_once_into_the_cache(
+    crd_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("MLCORE_CRD_CACHE", str(tmp_path / "cache"))
+    document = write(tmp_path, "widget.yaml", widget(spec__size="big"))
+    assert main(["check", "--crds", crd_server, str(document)]) == 1
+    assert "spec.size: 'big' is not of type 'integer'" in capsys.readouterr().err
+    [cached] = (tmp_path / "cache").iterdir()
+    assert cached.name.endswith("-widgets.yaml") and "Widget" in cached.read_text()
+    (tmp_path / "www" / "widgets.yaml").unlink()  # gone from the server: the copy serves
+    assert crds.load([crd_server])[("example.com/v1", "Widget")]
+
+
+def test_an_unreachable_crd_url_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLCORE_CRD_CACHE", str(tmp_path / "cache"))
+    url = f"http://127.0.0.1:{closed_port()}/crd.yaml"
+    document = write(tmp_path, "widget.yaml", WIDGET)
+    assert main(["check", "--crds", url, str(document)]) == 2
+    error = capsys.readouterr().err
+    assert f"could not fetch the CRD {url} (timeout 30 s)" in error and "--crds" in error
+    assert main(["check", "--crds", str(tmp_path / "nowhere"), str(document)]) == 2
+    assert "no such file or folder, and not an http(s) URL" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()
 
 
 def test_check_runs_hadolint_on_dockerfiles(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 Each variant kind renders once per module: kustomize renders every overlay (through the generated
 `make manifests`, i.e. `mlcore deploy render`), kubernetes-validate validates the core kinds
-(strict, Kubernetes 1.32), check-jsonschema the custom resources with the schemas mlcore ships,
-hadolint lints every Dockerfile, and the policy holds on every rendered pod. The generated
-`make check-deploy` runs all of it, and the negative tests show each check failing on a file
-broken the way a careless edit would break it.
+(strict, Kubernetes 1.32), the upstream CRDs (../shared/crds: KServe v0.20.0, training-operator
+1.9) the custom resources, hadolint lints every Dockerfile, and the policy holds on every rendered
+pod. The generated `make check-deploy` runs all of it, and the negative tests show each check
+failing on a file broken the way a careless edit would break it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from mlcore.deploy import CUSTOM_SCHEMAS
+from mlcore.deploy import crds
+from mlcore.deploy.admission import refusals
+from mlcore.deploy.kustomize import kustomize_command
 from mlcore.deploy.policy import containers, pod_specs, violations
-from tests.conftest import REPO, require_kustomize, run
+from tests.conftest import REPO, SHARED_CRDS, require_crds, require_kustomize, run
 from tests.template.conftest import SHARED_ENV, render
 from tests.template.variants import VARIANTS
 
@@ -33,13 +35,17 @@ KUBERNETES_VERSION = "1.32.0"
 NAMES = sorted(VARIANTS)
 TAG = "v1.2.3"
 REGISTRY = "ghcr.io/Example-Org"  # capitals, as a GitHub owner may have: images are lowercase
-PYTORCHJOB_SCHEMA = CUSTOM_SCHEMAS[("kubeflow.org/v1", "PyTorchJob")]
-ISVC_SCHEMA = CUSTOM_SCHEMAS[("serving.kserve.io/v1beta1", "InferenceService")]
+CUSTOM_KINDS = {
+    ("kubeflow.org/v1", "PyTorchJob"),
+    ("serving.kserve.io/v1beta1", "InferenceService"),
+}
+# The tag the committed kustomizations carry until `make manifests` sets the release's.
+UNRENDERED_TAG = "render-with-make-manifests"
 
 
 def make(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["make", *args, *SHARED_ENV, f"TAG={TAG}", f"REGISTRY={REGISTRY}"],
+        ["make", *args, *SHARED_ENV, f"TAG={TAG}", f"REGISTRY={REGISTRY}", f"CRDS={SHARED_CRDS}"],
         cwd=project, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     if check:
@@ -51,6 +57,7 @@ def make(project: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each variant rendered, with its manifests rendered by its own `make manifests`."""
     require_kustomize()
+    require_crds()
     root = tmp_path_factory.mktemp("deploy")
     rendered = {}
     for name in NAMES:
@@ -75,7 +82,7 @@ def load(path: Path) -> dict[str, Any]:
 
 def is_custom(path: Path) -> bool:
     document = load(path)
-    return (document["apiVersion"], document["kind"]) in CUSTOM_SCHEMAS
+    return (document["apiVersion"], document["kind"]) in CUSTOM_KINDS
 
 
 def by_kind(project: Path, folder: str) -> dict[str, dict[str, Any]]:
@@ -88,7 +95,7 @@ def by_kind(project: Path, folder: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("name", NAMES)
 def test_make_check_deploy_passes(name: str, projects: dict[str, Path]) -> None:
     output = make(projects[name], "check-deploy").stdout
-    assert re.search(r"\d+ file\(s\) pass: schemas, hadolint and the security policy", output)
+    assert re.search(r"\d+ file\(s\) pass: schemas, CRDs, hadolint and the security policy", output)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -121,18 +128,22 @@ def test_core_kinds_validate_offline_with_kubernetes_validate(
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_custom_resources_match_the_schemas_mlcore_ships(
+def test_custom_resources_match_the_upstream_crds_and_admission_rules(
     name: str, projects: dict[str, Path]
 ) -> None:
     project = projects[name]
-    [job] = manifests(project, "training")
-    run([BIN / "check-jsonschema", "--schemafile", PYTORCHJOB_SCHEMA, job], cwd=project)
+    schemas = crds.load([SHARED_CRDS])
+    custom = [path for path in manifests(project) if is_custom(path)]
     if answers(project)["deploy_target"] == "kserve":
-        services = [
-            *[path for path in manifests(project, "kserve") if is_custom(path)],
-            project / "deploy" / "kserve" / "inferenceservice-mlflow.yaml",
-        ]
-        run([BIN / "check-jsonschema", "--schemafile", ISVC_SCHEMA, *services], cwd=project)
+        custom.append(project / "deploy" / "kserve" / "inferenceservice-mlflow.yaml")
+    kinds = {load(path)["kind"] for path in custom}
+    target = answers(project)["deploy_target"]
+    assert kinds == {"PyTorchJob"} | ({"InferenceService"} if target == "kserve" else set())
+    for path in custom:
+        document = load(path)
+        schema = schemas[(document["apiVersion"], document["kind"])]
+        assert crds.problems(document, schema) == [], path
+        assert refusals(document) == [], path
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -156,12 +167,12 @@ def test_every_rendered_container_is_non_root_limited_and_restricted(
         document = load(path)
         assert violations(document) == [], path
         for _, pod in pod_specs(document):
-            pod_context = pod.get("securityContext") or {}
             for _, container in containers(pod):
                 seen += 1
-                context = container["securityContext"]
-                assert pod_context["runAsNonRoot"] is True and pod_context["runAsUser"] > 0
-                assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+                # The container's own settings, else the pod's (KServe's: the container's).
+                context = {**(pod.get("securityContext") or {}), **container["securityContext"]}
+                assert context["runAsNonRoot"] is True and context["runAsUser"] > 0
+                assert context["seccompProfile"] == {"type": "RuntimeDefault"}
                 assert context["allowPrivilegeEscalation"] is False
                 assert context["readOnlyRootFilesystem"] is True
                 assert context["capabilities"]["drop"] == ["ALL"]
@@ -175,21 +186,23 @@ def test_every_rendered_container_is_non_root_limited_and_restricted(
 # --- the overlays, the images and the training job --------------------------------------------
 
 
-def test_overlays_set_namespace_replicas_autoscaling_and_the_release_image(
+def test_overlays_set_namespace_autoscaling_and_the_release_image_not_replicas(
     projects: dict[str, Path],
 ) -> None:
     project = projects["py312-mit-kubernetes"]
     slug = answers(project)["project_slug"]
     image = f"ghcr.io/example-org/{slug}:{TAG}"
-    for overlay, namespace, replicas, scaling in [
-        ("staging", f"{slug}-staging", 1, (1, 3)),
-        ("production", slug, 3, (3, 20)),
+    for overlay, namespace, scaling in [
+        ("staging", f"{slug}-staging", (1, 3)),
+        ("production", slug, (3, 20)),
     ]:
         kinds = by_kind(project, overlay)
         deployment, hpa = kinds["Deployment"], kinds["HorizontalPodAutoscaler"]
         assert deployment["metadata"]["name"] == slug  # `kubectl rollout restart` relies on it
         assert {doc["metadata"]["namespace"] for doc in kinds.values()} == {namespace}
-        assert deployment["spec"]["replicas"] == replicas
+        # The HPA owns the count: a replicas field would reset its scale-out on every apply.
+        assert "replicas" not in deployment["spec"]
+        assert hpa["spec"]["scaleTargetRef"]["name"] == slug
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == scaling
         pod = deployment["spec"]["template"]["spec"]
         [server] = pod["containers"]
@@ -206,19 +219,21 @@ def test_overlays_set_namespace_replicas_autoscaling_and_the_release_image(
         assert {"name": "tmp", "mountPath": "/tmp"} in server["volumeMounts"]
 
 
-def test_mlcore_deploy_render_sets_replicas_through_kustomize(
+def test_mlcore_deploy_render_sets_the_tag_and_leaves_replicas_to_the_hpa(
     projects: dict[str, Path],
 ) -> None:
     project = projects["py312-mit-kubernetes"]
     overlay = project / "deploy" / "k8s" / "overlays" / "production"
     before = (overlay / "kustomization.yaml").read_text()
-    output = run(
-        [BIN / "mlcore", "deploy", "render", overlay, "--replicas", "7", "--image-tag", "9.9.9"],
-        cwd=project,
-    ).stdout
+    render = [BIN / "mlcore", "deploy", "render", overlay, "--image-tag", "9.9.9"]
+    output = run(render, cwd=project).stdout
     [deployment] = [d for d in yaml.safe_load_all(output) if d["kind"] == "Deployment"]
-    assert deployment["spec"]["replicas"] == 7
+    assert "replicas" not in deployment["spec"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":9.9.9")
+    refused = subprocess.run([*render, "--replicas", "7"], cwd=project, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2, refused.stdout
+    assert "no `replicas:` entry" in refused.stderr
     assert (overlay / "kustomization.yaml").read_text() == before
 
 
@@ -228,15 +243,102 @@ def test_kserve_runs_our_image_on_8080_and_the_mlflow_alternative_speaks_v2(
     project = projects["py313-proprietary-path-gpu"]
     slug = answers(project)["project_slug"]
     isvc = by_kind(project, "kserve")["InferenceService"]
+    mlflow = load(project / "deploy" / "kserve" / "inferenceservice-mlflow.yaml")
+    for service in (isvc, mlflow):
+        # Standard mode, named: an HPA on CPU; security per container, which every mode takes.
+        assert service["metadata"]["annotations"] == {
+            "serving.kserve.io/deploymentMode": "Standard",
+            "serving.kserve.io/autoscalerClass": "hpa",
+        }
+        predictor = service["spec"]["predictor"]
+        assert "securityContext" not in predictor
+        assert predictor.get("scaleMetric", "cpu") == "cpu"
+    assert isvc["spec"]["predictor"]["scaleTarget"] == 70
     [container] = isvc["spec"]["predictor"]["containers"]
+    for box in (container, mlflow["spec"]["predictor"]["model"]):
+        context = box["securityContext"]
+        assert context["runAsNonRoot"] is True and context["runAsUser"] == 10001
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["image"] == f"ghcr.io/example-org/{slug}:{TAG}"
     assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
     assert {"name": "PORT", "value": "8080"} in container["env"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080}
-    mlflow = load(project / "deploy" / "kserve" / "inferenceservice-mlflow.yaml")
     model = mlflow["spec"]["predictor"]["model"]
     assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
     assert model["storageUri"].startswith("s3://")
+
+
+KUSTOMIZATIONS = {
+    "training": "deploy/k8s/training",
+    "staging": "deploy/k8s/overlays/staging",
+    "production": "deploy/k8s/overlays/production",
+    "kserve": "deploy/kserve",
+}
+
+
+def images_in(documents: list[dict[str, Any]]) -> set[str]:
+    return {
+        str(container["image"])
+        for document in documents
+        for _, pod in pod_specs(document)
+        for _, container in containers(pod)
+        if "image" in container
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rendered_manifests_name_the_images_the_release_pushes_and_committed_ones_none(
+    name: str, projects: dict[str, Path]
+) -> None:
+    """`make manifests` names only what `make images push` (the release's steps) build and
+    push; the committed kustomizations, applied directly, name no image anyone pushed, and say
+    so in the tag, instead of pulling a stranger's image of that name from Docker Hub."""
+    project = projects[name]
+    dry_run = make(project, "-n", "images", "push").stdout
+    built = set(re.findall(r"docker build .* -t (\S+) \.", dry_run))
+    pushed = set(re.findall(r"docker push (\S+)", dry_run))
+    rendered = images_in([load(path) for path in manifests(project)])
+    assert rendered and rendered <= built and rendered <= pushed, (rendered, built, pushed)
+    assert all(image.startswith("ghcr.io/example-org/") for image in rendered)
+    release = load(project / ".github" / "workflows" / "release.yml")
+    [job] = release["jobs"].values()
+    assert job["env"] == {"REGISTRY": "ghcr.io/${{ github.repository_owner }}",
+                          "TAG": "${{ github.ref_name }}"}  # fmt: skip
+    steps = [step.get("run") for step in job["steps"]]
+    assert steps.index("make images") < steps.index("make push")
+    assert "make check-deploy" in steps  # which runs `make manifests` with the same variables
+    for folder in {path.parent.name for path in manifests(project)}:
+        committed = run([*kustomize_command(), KUSTOMIZATIONS[folder]], cwd=project).stdout
+        tags = {image.rsplit(":", 1)[-1] for image in images_in(documents_of(committed))}
+        assert tags == {UNRENDERED_TAG}, (folder, tags)
+    # No instruction to apply a committed folder as it is.
+    for path in [project / "README.md", *(project / "deploy").rglob("kustomization.yaml")]:
+        assert not re.search(r"kubectl apply -k \S*deploy", path.read_text()), path
+
+
+def documents_of(text: str) -> list[dict[str, Any]]:
+    return [document for document in yaml.safe_load_all(text) if document]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_use_gpu_reaches_the_slurm_and_kubernetes_launchers(
+    name: str, projects: dict[str, Path]
+) -> None:
+    project = projects[name]
+    gpus = 1 if answers(project)["use_gpu"] else 0
+    launchers = project / "configs" / "launcher"
+    assert yaml.safe_load((launchers / "kubernetes.yaml").read_text())["gpus_per_node"] == gpus
+    slurm = yaml.safe_load((launchers / "slurm.yaml").read_text())["launcher"]
+    assert slurm["gpus_per_node"] == gpus
+    [job] = manifests(project, "training")
+    for replica in load(job)["spec"]["pytorchReplicaSpecs"].values():
+        [container] = replica["template"]["spec"]["containers"]
+        for part in ("requests", "limits"):
+            assert container["resources"][part].get("nvidia.com/gpu") == (
+                str(gpus) if gpus else None
+            )
+    script = run([BIN / "mlcore", "launch", "slurm", "--dry-run"], cwd=project).stdout
+    assert ("#SBATCH --gpus-per-node=1" in script) == bool(gpus), script
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -304,7 +406,7 @@ def test_images_are_multi_stage_slim_and_non_root(name: str, projects: dict[str,
 
 def deploy_check(project: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [BIN / "mlcore", "deploy", "check", *paths],
+        [BIN / "mlcore", "deploy", "check", "--crds", SHARED_CRDS, *paths],
         cwd=project, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -338,17 +440,24 @@ def test_a_dockerfile_running_as_root_fails(projects: dict[str, Path], tmp_path:
     assert result.returncode == 1 and "has no USER" in result.stderr
 
 
-def test_an_inference_service_with_a_wrong_type_fails_check_jsonschema(
+def test_custom_resources_broken_against_their_crd_fail_with_the_field_path(
     projects: dict[str, Path], tmp_path: Path
 ) -> None:
     project = projects["py313-proprietary-path-gpu"]
     [source] = [p for p in manifests(project, "kserve") if is_custom(p)]
-    isvc = load(source)
+    [job_source] = manifests(project, "training")
+    isvc, job = load(source), load(job_source)
     isvc["spec"]["predictor"]["maxReplicas"] = "five"
-    broken = tmp_path / "isvc.yaml"
-    broken.write_text(yaml.safe_dump(isvc))
-    schema_check = [BIN / "check-jsonschema", "--schemafile", ISVC_SCHEMA, broken]
-    result = subprocess.run(schema_check, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and "'five' is not of type 'integer'" in result.stdout
-    result = deploy_check(project, broken)
-    assert result.returncode == 1 and "inferenceservice-v1beta1.json" in result.stderr
+    isvc["spec"]["predictor"]["containers"][0]["readinessProbe"]["httpGett"] = {}
+    del job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["name"]
+    broken = [tmp_path / "isvc.yaml", tmp_path / "job.yaml"]
+    broken[0].write_text(yaml.safe_dump(isvc))
+    broken[1].write_text(yaml.safe_dump(job))
+    result = deploy_check(project, *broken)
+    assert result.returncode == 1
+    for message in [
+        "spec.predictor.maxReplicas: 'five' is not of type 'integer'",
+        "spec.predictor.containers[0].readinessProbe.httpGett: unknown field",
+        "spec.pytorchReplicaSpecs.Master.template.spec.containers[0].name: required field",
+    ]:
+        assert message in result.stderr, message

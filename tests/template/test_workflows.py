@@ -29,9 +29,10 @@ BIN = Path(sys.executable).parent
 ZIZMOR = BIN / "zizmor"
 CHECK_JSONSCHEMA = BIN / "check-jsonschema"
 # Every finding zizmor can make without the network, none filtered or ignored: any finding, any
-# schema or syntax error fails (zizmor exits 10-14 on findings, 1-3 on errors).
+# schema or syntax error fails (zizmor exits 10-14 on findings, 1-3 on errors). The auditor
+# persona is its strictest (pedantic's audits and more, such as secrets-outside-env).
 ZIZMOR_FLAGS = [
-    "--offline", "--persona=pedantic", "--min-severity=informational", "--min-confidence=low",
+    "--offline", "--persona=auditor", "--min-severity=informational", "--min-confidence=low",
     "--no-config", "--no-ignores", "--strict-collection", "--format=json", "--quiet",
 ]  # fmt: skip
 
@@ -65,6 +66,17 @@ ALLOWED_FINDINGS = {
     "template-sync.yml": [("superfluous-actions", "peter-evans/create-pull-request@")]
 }
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# The first major release of each pinned action that runs on Node 24 (GitHub retires Node 20 on
+# its runners): from their release notes. A new action must be listed here.
+NODE24_MAJOR = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/cache": 5,
+    "actions/upload-artifact": 5,
+    "peter-evans/create-pull-request": 8,
+}
+# The GitHub environment whose secrets the jobs that reach the team MLflow server read.
+SECRETS_ENVIRONMENT = "mlflow"
 # `uses: owner/action@<sha> # vX.Y.Z`: the version a reader (and dependabot) sees next to the SHA.
 USES_LINE = re.compile(r"^\s*(?:-\s*)?uses:\s*(\S+)\s*(?:#\s*(\S+))?\s*$")
 MAKE_TARGET = re.compile(r"^([A-Za-z0-9][\w.-]*):(?!=)", re.MULTILINE)
@@ -203,6 +215,46 @@ def test_the_checks_catch_a_bad_workflow_and_a_bad_dependabot(tmp_path: Path) ->
     dependabot = tmp_path / "dependabot.yml"
     dependabot.write_text("version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n")
     assert check_jsonschema("vendor.dependabot", dependabot).returncode != 0  # no schedule
+
+
+def test_the_auditor_persona_finds_secrets_outside_an_environment(tmp_path: Path) -> None:
+    """What the auditor persona adds is on: a job reading a secret without an environment."""
+    workflow = tmp_path / ".github" / "workflows" / "secret.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on: workflow_dispatch\npermissions: {}\n"
+        "jobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minutes: 5\n"
+        "    env:\n      TOKEN: ${{ secrets.TOKEN }}\n"
+        "    steps:\n      - run: echo hello\n"
+    )
+    audit = zizmor(workflow)
+    assert audit.returncode >= 10, audit.stdout + audit.stderr
+    assert "secrets-outside-env" in {finding["ident"] for finding in json.loads(audit.stdout)}
+
+
+def test_jobs_that_read_secrets_name_the_mlflow_environment(project: Path) -> None:
+    readers = set()
+    for workflow_path in generated_workflows(project):
+        for name, job in load(workflow_path)["jobs"].items():
+            text = yaml.safe_dump(job)
+            if re.search(r"secrets\.(?!GITHUB_TOKEN\b)", text):
+                readers.add(f"{workflow_path.name}:{name}")
+                assert job.get("environment") == SECRETS_ENVIRONMENT, (workflow_path.name, name)
+    assert readers == {"train.yml:train", "monitor.yml:check"}
+    readme = (project / "README.md").read_text()
+    assert f"GitHub environment `{SECRETS_ENVIRONMENT}`" in readme
+
+
+def test_pinned_actions_run_on_node_24(project: Path) -> None:
+    for workflow_path in [*generated_workflows(project), OWN_WORKFLOW]:
+        for line in workflow_path.read_text().splitlines():
+            match = USES_LINE.match(line)
+            if not match:
+                continue
+            action, version = match[1].split("@")[0], match[2]
+            assert action in NODE24_MAJOR, f"{action}: add its first Node 24 major to NODE24_MAJOR"
+            major = int(version.removeprefix("v").split(".")[0])
+            assert major >= NODE24_MAJOR[action], f"{workflow_path.name}: {line.strip()} (Node 20)"
 
 
 # --- structure ------------------------------------------------------------------------------
