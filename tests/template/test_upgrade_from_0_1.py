@@ -52,10 +52,6 @@ def installed_slug() -> Iterator[None]:
         run([*pip, "uninstall", "--yes", SLUG], Path.cwd())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19.7: updated standard tests assume starter files a 0.1 repo lacks (catalog)",
-)
 def test_a_v0_1_repo_updates_and_still_tests_trains_promotes_and_serves(
     tmp_path: Path, installed_slug: None
 ) -> None:
