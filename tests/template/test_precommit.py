@@ -23,7 +23,8 @@ from tests.conftest import REPO
 
 # A project name of its own: `make setup` installs it into the shared environment.
 ANSWERS = {"project_name": "Hook Check"}
-IDENTITY = ["-c", "user.name=Hook Tests", "-c", "user.email=hook-tests@example.com"]
+IDENTITY = ["-c", "user.name=Hook Tests", "-c", "user.email=hook-tests@example.com",
+            "-c", "commit.gpgsign=false"]  # fmt: skip
 BROKEN = "\nbroken: ${no_such_key}\n"
 
 
