@@ -6,10 +6,12 @@ Processes other than rank zero keep warnings and errors, so their failures still
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
 import sys
+import warnings
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -23,6 +25,27 @@ _OURS = "_mlcore_handler"
 # Libraries that attach a console handler of their own when imported; their records are routed
 # through ours instead, so each message appears once and in the chosen format.
 LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+
+# Warnings of libraries that nothing a user does causes, and nothing a user can do fixes:
+# (start of the message, category, module the warning is attributed to), all regular expressions.
+LIBRARY_WARNINGS: tuple[tuple[str, str, str], ...] = (
+    # MLflow's own use of deprecated SQLAlchemy and pandas APIs.
+    ("", "DeprecationWarning", r"mlflow\."),
+    # Lightning 2.6 asks torch 2.13's pytree in a deprecated way.
+    (r"`isinstance\(treespec, LeafSpec\)` is deprecated", "FutureWarning", r"lightning\."),
+    # Lightning suggests `srun python ...` wherever srun is installed; this kit runs on SLURM
+    # through `make launch LAUNCHER=slurm` (sbatch), which sets what Lightning needs.
+    (
+        "The `srun` command is available on your system but is not used",
+        "UserWarning",
+        r"lightning\.",
+    ),
+)
+# Log lines of libraries that advertise or narrate rather than inform: (logger prefix, start).
+LIBRARY_CHATTER: tuple[tuple[str, str], ...] = (
+    ("lightning", "\N{ELECTRIC LIGHT BULB} Tip:"),  # litlogger / litmodels advertisements
+    ("lightning.pytorch.loggers.mlflow", "Experiment with name "),  # "...not found. Creating it."
+)
 
 
 def global_rank() -> int:
@@ -72,6 +95,8 @@ def setup_logging(
         level = max(level, logging.WARNING)
 
     handler = _make_handler(fmt, stream)
+    handler.addFilter(_drop_chatter)
+    quiet_library_warnings()
     # The level sits on the handler too: records of loggers with a level of their own (Lightning
     # sets INFO on its loggers) skip the root logger's level on their way to its handlers.
     handler.setLevel(level)
@@ -90,6 +115,27 @@ def setup_logging(
                 library.removeHandler(old)
             library.propagate = True
     return handler
+
+
+def quiet_library_warnings() -> None:
+    """Ignore LIBRARY_WARNINGS (setup_logging does this; tests use pytest_warning_filters)."""
+    for message, category, module in LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message, getattr(builtins, category), module)
+
+
+def pytest_warning_filters() -> list[str]:
+    """LIBRARY_WARNINGS as pytest `filterwarnings` lines, for a project's conftest.py."""
+    return [
+        f"ignore:{message}:{category}:{module}" for message, category, module in LIBRARY_WARNINGS
+    ]
+
+
+def _drop_chatter(record: logging.LogRecord) -> bool:
+    """False for a LIBRARY_CHATTER record: the handler then leaves it out."""
+    for prefix, start in LIBRARY_CHATTER:
+        if record.name.startswith(prefix) and str(record.msg).startswith(start):
+            return False
+    return True
 
 
 def _from_env(name: str) -> str | None:

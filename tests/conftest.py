@@ -16,6 +16,14 @@ from tests.servers import MlflowServer, MotoServer, Postgres, start_moto_server,
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Library warnings no test causes stay out of the summary (mlcore.logging lists them)."""
+    from mlcore.logging import pytest_warning_filters
+
+    for line in pytest_warning_filters():
+        config.addinivalue_line("filterwarnings", line)
+
+
 def _restored_environment() -> Iterator[None]:
     saved = dict(os.environ)
     yield

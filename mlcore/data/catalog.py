@@ -42,6 +42,8 @@ from mlcore.data.errors import (
 )
 
 CATALOG_ENV = "MLCORE_CATALOG"
+# The project root the generated configs use (`paths.root_dir: ${oc.env:PROJECT_ROOT,.}`).
+PROJECT_ROOT_ENV = "PROJECT_ROOT"
 DEFAULT_CATALOG = Path("configs") / "catalog.yaml"
 FORMATS = ("parquet", "csv", "jsonl", "npz", "raw")
 # Other spellings people write for the same formats.
@@ -280,18 +282,24 @@ def normalize_checksum(value: Any, where: str = "checksum") -> str:
 
 
 def find_catalog(start: str | os.PathLike[str] | None = None) -> Path:
-    """The catalog to use: $MLCORE_CATALOG, else configs/catalog.yaml in start (the working
-    directory) or the nearest folder above it, as git finds its repository from a subfolder
-    (a notebook in notebooks/ finds the project's catalog)."""
+    """The catalog to use: $MLCORE_CATALOG; else configs/catalog.yaml of $PROJECT_ROOT (the
+    project root the configs use, so a run started elsewhere reads its project's data); else the
+    one in start (the working directory) or the nearest folder above it, as git finds its
+    repository from a subfolder (a notebook in notebooks/ finds the project's catalog)."""
     if os.environ.get(CATALOG_ENV):
         return Path(os.environ[CATALOG_ENV])
     here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    folders = [here, *here.parents]
+    if start is None and os.environ.get(PROJECT_ROOT_ENV):
+        folders.insert(0, Path(os.environ[PROJECT_ROOT_ENV]).resolve())
+    for folder in folders:
         if (folder / DEFAULT_CATALOG).is_file():
             return folder / DEFAULT_CATALOG
+    searched = f"{folders[0]}, {here}" if folders[0] != here else str(here)
     raise CatalogError(
-        f"no data catalog: no {DEFAULT_CATALOG} in {here} or a folder above it; pass --catalog "
-        f"(catalog=... in Python) or set {CATALOG_ENV}"
+        f"no data catalog: no {DEFAULT_CATALOG} in {searched} or a folder above it; pass "
+        f"--catalog (catalog=... in Python), set {CATALOG_ENV}, or point {PROJECT_ROOT_ENV} at "
+        "the project"
     )
 
 

@@ -12,6 +12,7 @@ registered candidate stays under a second).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,7 +51,10 @@ def evaluate_predictions(
     predicted = outputs.argmax(axis=1) if task == "classifier" else outputs.reshape(-1)
     frame = pd.DataFrame({TARGET: targets.reshape(-1), PREDICTION: predicted})
     mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run(run_id=run_id, log_system_metrics=False):
+    with mlflow.start_run(run_id=run_id, log_system_metrics=False), warnings.catch_warnings():
+        # MLflow infers a schema for the static table and hints that integer columns cannot hold
+        # missing values: true, and beside the point for class labels nothing will serve.
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
         result = mlflow.models.evaluate(
             data=frame,
             targets=TARGET,

@@ -7,6 +7,8 @@ MLflow logger is in use.
 from __future__ import annotations
 
 import logging
+import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +33,14 @@ def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
     """
     if not loggers:
         return
-    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    assert isinstance(resolved, dict)
-    params = {key: value for key, value in resolved.items() if key != "hydra"}
+    # Hydra's own node (there with compose(return_hydra_config=True)) is dropped before resolving:
+    # its interpolations need a running Hydra, and it says nothing about the run.
+    params = OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]),
+        resolve=True,
+        throw_on_missing=False,
+    )
+    assert isinstance(params, dict)
     for logger in loggers:
         logger.log_hyperparams(params)
         if is_mlflow(logger):
@@ -58,7 +65,8 @@ def describe_logger(logger: Logger) -> list[str]:
         return [
             f"MLflow run {logger.run_id} in experiment '{logger._experiment_name}'",
             f"MLflow tracking store: {uri}",
-            f"Browse it: mlflow ui --backend-store-uri {uri}",
+            # This interpreter by its full path: the hint works without an activated venv.
+            f"Browse it: {shlex.quote(sys.executable)} -m mlflow ui --backend-store-uri {uri}",
         ]
     where = getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None)
     return [f"{type(logger).__name__} wrote to {where}"]

@@ -184,6 +184,31 @@ def test_the_project_catalog_is_found_from_a_subfolder(
         find_catalog(tmp_path.parent)
 
 
+def test_the_catalog_of_project_root_is_found_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started elsewhere with PROJECT_ROOT set (the root the configs use) reads that
+    project's data; MLCORE_CATALOG still wins; a PROJECT_ROOT without a catalog falls back to
+    the working directory's, and with none there either the error names both."""
+    project = tmp_path / "project"
+    path = write_catalog(project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.delenv("MLCORE_CATALOG", raising=False)
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PROJECT_ROOT", str(project))
+    assert find_catalog() == path.resolve()
+    monkeypatch.setenv("MLCORE_CATALOG", str(tmp_path / "other.yaml"))
+    assert find_catalog() == tmp_path / "other.yaml"
+    monkeypatch.delenv("MLCORE_CATALOG")
+    monkeypatch.setenv("PROJECT_ROOT", str(elsewhere))
+    monkeypatch.chdir(project / "configs")
+    assert find_catalog() == path.resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(data.CatalogError, match=r"in .*elsewhere, .*point PROJECT_ROOT"):
+        find_catalog()
+
+
 def test_entry_or_none_for_commands_taking_a_name_or_a_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

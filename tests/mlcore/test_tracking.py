@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +105,24 @@ def test_log_config_to_csv_logger(cfg: DictConfig, csv_logger: CSVLogger) -> Non
     assert not (Path(csv_logger.log_dir) / "config").exists()
 
 
+def test_log_config_of_a_config_composed_with_hydras_node(
+    csv_logger: CSVLogger, tmp_path: Path
+) -> None:
+    """`compose(..., return_hydra_config=True)` (notebooks, test fixtures) adds Hydra's node,
+    whose interpolations need a running Hydra: it is dropped before anything is resolved."""
+    from hydra import compose, initialize_config_dir
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "train.yaml").write_text(yaml.safe_dump({"seed": 7, "model": {"lr": 0.01}}))
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        composed = compose("train", return_hydra_config=True)
+    assert "hydra" in composed
+    log_config(composed, [csv_logger])
+    hparams = yaml.safe_load((Path(csv_logger.log_dir) / "hparams.yaml").read_text())
+    assert hparams == {"seed": 7, "model": {"lr": 0.01}}
+
+
 def test_log_config_to_several_loggers(
     cfg: DictConfig, csv_logger: CSVLogger, mlflow_logger: MLFlowLogger
 ) -> None:
@@ -125,8 +147,12 @@ def test_describe_mlflow_logger(mlflow_logger: MLFlowLogger, mlflow_tracking_uri
     assert lines == [
         f"MLflow run {run_id} in experiment '{mlflow_logger._experiment_name}'",
         f"MLflow tracking store: {mlflow_tracking_uri}",
-        f"Browse it: mlflow ui --backend-store-uri {mlflow_tracking_uri}",
+        f"Browse it: {sys.executable} -m mlflow ui --backend-store-uri {mlflow_tracking_uri}",
     ]
+    # The hint works as printed with no venv on PATH, from anywhere.
+    command = shlex.split(lines[-1].removeprefix("Browse it: "))
+    bare = {**os.environ, "PATH": "/usr/bin:/bin"}
+    subprocess.run([*command, "--help"], env=bare, cwd="/", check=True, capture_output=True)
 
 
 def test_describe_csv_logger(csv_logger: CSVLogger) -> None:

@@ -41,6 +41,21 @@ def passed(output: str, count: str = r"\d+") -> bool:
     return bool(re.search(rf"\b{count} passed", output)) and " failed" not in output
 
 
+# A line of a warning or a tip, whichever library prints it (pytest's summary included).
+NOISE = re.compile(r"warn|deprecat|\btips?\b|\N{ELECTRIC LIGHT BULB}", re.IGNORECASE)
+# Noise a fresh repo's `make train` and `make test` may print, each with its reason: none.
+EXPECTED_NOISE: tuple[str, ...] = ()
+
+
+def noise(output: str) -> list[str]:
+    """The lines of output that are warnings or tips the user did not cause."""
+    return [
+        line
+        for line in output.splitlines()
+        if NOISE.search(line) and not any(expected in line for expected in EXPECTED_NOISE)
+    ]
+
+
 @pytest.mark.parametrize("name", RUNS_HERE)
 def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     name: str, installed_project
@@ -53,7 +68,9 @@ def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     make(project, "lint")
     make(staged_repo(project), "precommit")
     assert not changed_files(project), "a fresh repo must pass every hook with no file changed"
-    assert passed(make(project, "test"))
+    tested = make(project, "test")
+    assert passed(tested)
+    assert not noise(tested), "a fresh repo's tests warn of nothing"
 
     if name == "example":  # once: the slow tests, and a lock (uv resolves from PyPI)
         assert passed(make(project, "test-slow"), count="2")
@@ -69,6 +86,7 @@ def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
     assert "test/acc" in smoke.data.metrics
 
     trained = make(project, "train")
+    assert not noise(trained), "a fresh repo trains without warnings or tips"
     assert "MLflow tracking store: sqlite:///" in trained
     [run] = finished_runs(project, slug, "train")
     assert run.data.metrics["test/acc"] >= 0.93

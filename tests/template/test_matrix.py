@@ -211,3 +211,17 @@ def staged_repo(project: Path) -> Path:
 def changed_files(project: Path) -> str:
     """Files changed since they were staged (what a hook that "fixed" something leaves)."""
     return run(["git", "diff", "--name-only"], cwd=project).stdout
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_make_help_lists_every_target_aligned_and_readable(
+    name: str, rendered: dict[str, Path]
+) -> None:
+    """`make help`: each documented target once, descriptions in one column, no Make syntax."""
+    project = rendered[name]
+    lines = run(["make", "--no-print-directory", "help"], cwd=project).stdout.splitlines()
+    documented = re.findall(r"^([a-z][a-z-]*):.*## ", (project / "Makefile").read_text(), re.M)
+    assert [line.split()[0] for line in lines] == documented
+    columns = {len(line) - len(line.split(None, 1)[1]) for line in lines}
+    assert len(columns) == 1, f"descriptions start in columns {sorted(columns)}"
+    assert not [line for line in lines if "$(" in line or "$$" in line]

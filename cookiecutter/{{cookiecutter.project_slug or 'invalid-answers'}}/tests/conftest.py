@@ -26,6 +26,15 @@ FAST = [
 ComposeFn = Callable[..., DictConfig]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Warnings of libraries that no test here causes or can fix (mlcore.logging lists them)
+    stay out of the summary, so any warning left there is this project's own."""
+    from mlcore.logging import pytest_warning_filters
+
+    for line in pytest_warning_filters():
+        config.addinivalue_line("filterwarnings", line)
+
+
 @pytest.fixture(autouse=True)
 def _restore_environment() -> Iterator[None]:
     """Lightning's MLflow logger exports MLFLOW_TRACKING_URI; keep it from leaking between tests."""

@@ -57,6 +57,44 @@ def test_option_composes_and_resolves(group: str, option: str, tmp_path: Path) -
         assert get_class(target), target  # a typo in a class path fails here, not mid-run
 
 
+# Options that build objects: group -> how deep the `_target_`s sit (0: the group, 1: its entries).
+INSTANTIABLE = {"data": 0, "model": 0, "trainer": 0, "callbacks": 1, "logger": 1}
+
+
+@pytest.mark.parametrize(
+    ("group", "option"),
+    [(group, option) for group, option in OPTIONS if group in INSTANTIABLE],
+    ids=[f"{g}={o}" for g, o in OPTIONS if g in INSTANTIABLE],
+)
+def test_option_instantiates_with_hydra_alone(group: str, option: str, tmp_path: Path) -> None:
+    """What a config file says is valid for its library as it stands: `instantiate(cfg.trainer)`
+    builds a Lightning Trainer, as lightning-hydra-template users write it (mlcore.launch only
+    refines the values left open)."""
+    import torch
+    from hydra.utils import instantiate
+
+    if (group, option) == ("trainer", "gpu") and not torch.cuda.is_available():
+        pytest.skip("trainer=gpu needs a CUDA GPU; none is present")
+    cfg = compose_config("train", tmp_path, [f"{group}={option}"])
+    node = cfg[group]
+    specs = [node] if INSTANTIABLE[group] == 0 else [spec for spec in node.values() if spec]
+    # A trainer alone would add Lightning's default logger; what a logger is, the logger group says.
+    extra = {"logger": False} if group == "trainer" else {}
+    for spec in specs:
+        if group == "logger" and not _importable(spec["_target_"]):
+            pytest.skip(f"{spec['_target_']} needs a package this project does not install")
+        assert instantiate(spec, **extra) is not None, spec["_target_"]
+
+
+def _importable(target: str) -> bool:
+    """Whether a logger's own package is installed (wandb and tensorboard are optional)."""
+    import importlib.util
+
+    needs = {"WandbLogger": "wandb", "TensorBoardLogger": "tensorboard"}
+    package = needs.get(target.rsplit(".", 1)[-1])
+    return package is None or importlib.util.find_spec(package) is not None
+
+
 def test_unknown_option_names_the_group(tmp_path: Path) -> None:
     with pytest.raises(MissingConfigException, match="model"):
         compose_config("train", tmp_path, ["model=does_not_exist"])

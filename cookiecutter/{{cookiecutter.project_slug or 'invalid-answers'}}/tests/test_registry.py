@@ -44,6 +44,8 @@ def worse(champion: TrainedRun) -> Iterator[str]:
     """A candidate trained on one batch, in the same store: its version number."""
     saved = dict(os.environ)
     overrides = [*FAST, "logger=mlflow", "+trainer.limit_train_batches=1"]
+    # Its own run folder, and a log line per step of its one batch.
+    overrides += [f"paths.output_dir={champion.root / 'worse'}", "trainer.log_every_n_steps=1"]
     train(compose_config("train", champion.root, overrides))
     os.environ.clear()
     os.environ.update(saved)

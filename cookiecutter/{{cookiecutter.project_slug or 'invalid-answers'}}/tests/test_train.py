@@ -63,6 +63,8 @@ def test_evaluate_refuses_a_missing_checkpoint(cfg_eval: ComposeFn, tmp_path: Pa
         evaluate(cfg_eval(f"ckpt_path={tmp_path / 'nope.ckpt'}"))
 
 
+# Lightning says, rightly, that a checkpoint resumed into another run folder keeps only its best.
+@pytest.mark.filterwarnings("ignore:The dirpath has changed")
 def test_resume_continues_from_the_checkpoint_epoch(cfg_train: ComposeFn, tmp_path: Path) -> None:
     first, resumed = tmp_path / "first", tmp_path / "resumed"
     train(cfg_train("logger=csv", "trainer.max_epochs=2", "test=false", root=first))

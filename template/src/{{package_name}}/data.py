@@ -38,8 +38,9 @@ def load_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel intensities (8x8 images, flattened, 0 to 16) and integer class labels."""
     frame = mlcore.data.load(dataset, catalog=catalog)  # checksum verified
-    features = frame.drop(columns="target").to_numpy(np.float32)
-    return features, frame["target"].to_numpy(np.int64)
+    # Copies: pandas' arrays are read-only views, and torch takes its tensors writable.
+    features = frame.drop(columns="target").to_numpy(np.float32, copy=True)
+    return features, frame["target"].to_numpy(np.int64, copy=True)
 
 
 class DigitsDataModule(L.LightningDataModule):
