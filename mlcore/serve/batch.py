@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from mlcore.data.catalog import Dataset
     from mlcore.serve.model import ServedModel
 
+from mlcore.data.errors import CatalogError, DatasetNotFoundError
+
 log = logging.getLogger("mlcore.serve")
 
 DEFAULT_CHUNK_ROWS = 65_536
@@ -60,7 +62,7 @@ def predict_file(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     started = time.perf_counter()
-    reading, writing = _dataset(source, catalog), _dataset(output, catalog)
+    reading, writing = _dataset(source, catalog, must_exist=True), _dataset(output, catalog)
     for dataset, role in ((reading, "input"), (writing, "output")):
         if dataset.format not in STREAMED:
             raise ValueError(
@@ -82,8 +84,12 @@ def predict_file(
     return result
 
 
-def _dataset(name_or_uri: str, catalog: Any) -> Dataset:
-    """The catalog's dataset of that name, else a dataset for the path or URI itself."""
+def _dataset(name_or_uri: str, catalog: Any, must_exist: bool = False) -> Dataset:
+    """The catalog's dataset of that name, else a dataset for the path or URI itself.
+
+    An input that is neither says so, naming the catalog looked in: a name such as `digits`
+    would otherwise read as a file path and fail on its missing suffix.
+    """
     from mlcore.data.catalog import Dataset, entry_or_none, protocol_of, resolve_format
 
     found = entry_or_none(name_or_uri, catalog)
@@ -91,8 +97,29 @@ def _dataset(name_or_uri: str, catalog: Any) -> Dataset:
         return found
     uri = name_or_uri
     if protocol_of(uri) == "file" and "::" not in uri:
-        uri = str(Path(uri.removeprefix("file://")).expanduser().resolve())
+        path = Path(uri.removeprefix("file://")).expanduser().resolve()
+        if must_exist and not path.exists():
+            raise DatasetNotFoundError(
+                f"{name_or_uri}: not a dataset of {_catalog_name(catalog)}, and no file at {path}: "
+                "give a dataset name (`mlcore data list`) or the path of a Parquet, CSV or JSON "
+                "lines file"
+            )
+        uri = str(path)
     return Dataset(name=name_or_uri, uri=uri, format=resolve_format(None, uri, name_or_uri))
+
+
+def _catalog_name(catalog: Any) -> str:
+    """Which catalog a name was looked up in, for messages."""
+    from mlcore.data.catalog import Catalog, find_catalog
+
+    if catalog is None:
+        try:
+            catalog = find_catalog()
+        except CatalogError:
+            return "the data catalog (none found: no configs/catalog.yaml here or above)"
+    if isinstance(catalog, Catalog):
+        return "the catalog passed"
+    return f"the catalog {catalog}"
 
 
 def _local(dataset: Dataset, catalog: Any, source: str) -> str:

@@ -12,6 +12,10 @@ other repository runs. The doctor answers four questions in a few seconds:
   `_skip_if_exists`, such as the model and data modules, are the team's and never drift);
 - whether the installed mlcore is the release the template pins.
 
+Standard files a team is meant to edit (copier.yml's `_mlcore_edit_freely`: the configs, the
+entry points, the README; the generated README's "standard, edit freely") are listed as edits,
+not drift: tuning a config is using the standard, not leaving it.
+
 Exit status: 0 on the standard, 1 on drift (a template-owned file changed or missing, or the wrong
 mlcore; with --newest-required also an older release), 2 when it cannot run here. An unreachable
 source is reported but fails only with --strict: a laptop offline is not drift.
@@ -42,21 +46,41 @@ from mlcore.standards._project import (
 
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
 MlcoreStatus = Literal["match", "mismatch", "not-compared"]
+# copier.yml's list of standard files meant to be edited (Copier itself ignores the key).
+EDIT_FREELY_KEY = "mlcore_edit_freely"
 
 
 @dataclass
 class Drift:
-    """Template-owned files that differ from the release the repository is on."""
+    """Template-owned files that differ from the release the repository is on.
+
+    `changed` and `missing` are drift; `edited` and `deleted` are the same for the standard's
+    files a team is meant to edit, reported only.
+    """
 
     checked: bool = False
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     user_owned: list[str] = field(default_factory=list)
     error: str | None = None
 
     @property
     def files(self) -> list[str]:
         return sorted([*self.changed, *self.missing])
+
+    @property
+    def edits(self) -> list[str]:
+        return sorted([*self.edited, *self.deleted])
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Who owns a rendered file, as the release itself declares it in copier.yml."""
+
+    user_owned: Callable[[Path], bool]
+    edit_freely: Callable[[Path], bool]
 
 
 @dataclass
@@ -131,13 +155,16 @@ def check_mlcore(answers: Answers, installed: str | None) -> MlcoreCheck:
     return MlcoreCheck(installed, expected, "match", "the release the template pins")
 
 
-def render_reference(answers: Answers, destination: Path) -> Callable[[Path], bool]:
+def render_reference(answers: Answers, destination: Path) -> Ownership:
     """Render the repository's own release with its recorded answers into destination.
 
-    Returns the template's user-owned matcher (`_skip_if_exists`, rendered as Copier renders it),
-    so ownership is whatever that very release declares. Copier is imported here, not earlier.
+    Returns the ownership that very release declares: its user-owned starters (`_skip_if_exists`,
+    rendered as Copier renders it) and its standard files meant to be edited
+    (`_mlcore_edit_freely`, gitignore-style patterns like Copier's; none before that key existed).
+    Copier is imported here, not earlier.
     """
     from copier import run_copy
+    from pathspec import GitIgnoreSpec
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. Copier's notes on dirty local templates
@@ -151,22 +178,25 @@ def render_reference(answers: Answers, destination: Path) -> Callable[[Path], bo
             unsafe=False,
             skip_tasks=True,
         )
-    return worker.match_skip
+    editable = GitIgnoreSpec.from_lines(worker.template.config_data.get(EDIT_FREELY_KEY) or [])
+    return Ownership(user_owned=worker.match_skip, edit_freely=editable.match_file)
 
 
-def compare(rendered: Path, project: Path, user_owned: Callable[[Path], bool]) -> Drift:
+def compare(rendered: Path, project: Path, ownership: Ownership) -> Drift:
     """Every rendered file the template owns, byte for byte against the repository's copy."""
     drift = Drift(checked=True)
     for path in sorted(p for p in rendered.rglob("*") if p.is_file()):
         relative = path.relative_to(rendered)
-        if user_owned(relative):
-            drift.user_owned.append(relative.as_posix())
+        name = relative.as_posix()
+        if ownership.user_owned(relative):
+            drift.user_owned.append(name)
             continue
+        editable = ownership.edit_freely(name)
         ours = project / relative
         if not ours.is_file():
-            drift.missing.append(relative.as_posix())
+            (drift.deleted if editable else drift.missing).append(name)
         elif ours.read_bytes() != path.read_bytes():
-            drift.changed.append(relative.as_posix())
+            (drift.edited if editable else drift.changed).append(name)
     return drift
 
 
@@ -174,13 +204,13 @@ def check_drift(answers: Answers) -> Drift:
     with tempfile.TemporaryDirectory(prefix="mlcore-doctor-") as temporary:
         rendered = Path(temporary) / "rendered"
         try:
-            user_owned = render_reference(answers, rendered)
+            ownership = render_reference(answers, rendered)
         except Exception as error:  # Copier's and git's errors alike: report, don't crash
             message = str(error).strip().splitlines()
             return Drift(
                 error=f"cannot render {answers.commit}: {message[-1] if message else error}"
             )
-        return compare(rendered, answers.root, user_owned)
+        return compare(rendered, answers.root, ownership)
 
 
 def diagnose(project: Path, newest_required: bool = False, strict: bool = False) -> Report:
@@ -246,11 +276,17 @@ def format_report(report: Report) -> str:
     if not drift.checked:
         lines.append(f"Drift        unknown: {drift.error}")
     elif not drift.files:
-        lines.append(f"Drift        none: every template-owned file matches {report.version}")
+        others = "every other" if drift.edits else "every"
+        lines.append(f"Drift        none: {others} template-owned file matches {report.version}")
     else:
         lines.append(f"Drift        {len(drift.files)} template-owned file(s) differ:")
         lines += [f"               changed  {name}" for name in drift.changed]
         lines += [f"               missing  {name}" for name in drift.missing]
+    if drift.edits:
+        count = len(drift.edits)
+        lines.append(f"Your edits   {count} standard file(s) meant to be edited (not drift):")
+        lines += [f"               edited   {name}" for name in drift.edited]
+        lines += [f"               deleted  {name}" for name in drift.deleted]
     mlcore = report.mlcore
     installed = f"{mlcore.installed} installed" if mlcore.installed else "not installed"
     verdict = {"match": "matches", "mismatch": "MISMATCH", "not-compared": "not compared"}

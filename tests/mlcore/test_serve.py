@@ -349,9 +349,9 @@ def test_batch_prediction_over_chunks_equals_row_by_row(
 
 @pytest.mark.slow
 def test_batch_prediction_reads_and_writes_catalog_datasets(
-    registered: Registered, tmp_path: Path
+    registered: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlcore.data import Catalog
+    from mlcore.data import Catalog, DatasetNotFoundError
 
     model = load_model(f"models:/{registered.name}@champion", tracking_uri=registered.tracking_uri)
     features = rows(300, seed=12)
@@ -369,6 +369,13 @@ def test_batch_prediction_reads_and_writes_catalog_datasets(
     with pytest.raises(ValueError, match=r"11 feature columns but served-model takes 12"):
         predict_file(model, "scoring", "scores", catalog=catalog, exclude=["f0"])
     assert not list((tmp_path / "out").glob(".*")), "a failed batch leaves no partial file"
+    # A name that is neither in the catalog nor a file says so (not "cannot tell the format").
+    with pytest.raises(DatasetNotFoundError, match=r"^scorin: not a dataset of the catalog passed"):
+        predict_file(model, "scorin", "scores", catalog=catalog)
+    monkeypatch.chdir(tmp_path)  # no configs/catalog.yaml here or above
+    monkeypatch.delenv("MLCORE_CATALOG", raising=False)
+    with pytest.raises(DatasetNotFoundError, match=r"none found: no configs/catalog.yaml"):
+        predict_file(model, "digits", "scores")
 
 
 class Branchy(torch.nn.Module):

@@ -152,6 +152,31 @@ def test_doctor_leaves_user_owned_files_to_the_user(project: Path) -> None:
     assert MODEL in report["drift"]["user_owned"]
 
 
+def test_doctor_lists_edits_the_standard_invites_and_fails_only_on_drift(project: Path) -> None:
+    """Configs, entry points and the README are standard files meant to be edited (copier.yml's
+    `_mlcore_edit_freely`): reported, never drift. The Makefile is the standard's own."""
+    trainer = project / "configs" / "trainer" / "default.yaml"
+    trainer.write_text(trainer.read_text().replace("max_epochs: 20", "max_epochs: 50"))
+    (project / "README.md").write_text((project / "README.md").read_text() + "\nOur notes.\n")
+    (project / "configs" / "logger" / "wandb.yaml").unlink()
+    status, out = run_doctor(project)
+    assert status == 0, out
+    assert "Drift        none: every other template-owned file matches v1.0.0" in out
+    assert "Your edits   3 standard file(s) meant to be edited (not drift):" in out
+    assert "edited   configs/trainer/default.yaml" in out and "edited   README.md" in out
+    assert "deleted  configs/logger/wandb.yaml" in out
+    assert out.rstrip().endswith("On the standard.")
+
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text() + "\nmine:\n\techo mine\n")
+    status, out = run_doctor(project, "--json")
+    assert status == 1, out
+    drift = json.loads(out)["drift"]
+    assert drift["changed"] == ["Makefile"] and drift["missing"] == []
+    assert drift["edited"] == ["README.md", "configs/trainer/default.yaml"]
+    assert drift["deleted"] == ["configs/logger/wandb.yaml"]
+
+
 def test_doctor_reports_a_missing_template_owned_file(project: Path) -> None:
     (project / ".github" / "workflows" / "ci.yml").unlink()
     status, out = run_doctor(project)

@@ -27,6 +27,7 @@ COMMON_FILES = [
     ".env.example",
     ".gitignore",
     ".pre-commit-config.yaml",
+    "tools/project-python",
     "Makefile",
     "README.md",
     "pyproject.toml",

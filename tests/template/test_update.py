@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 
-from tests.template.conftest import make
+from tests.conftest import run
+from tests.template.conftest import SHARED_ENV, editable_location, make
 from tests.template.history import (
     MAKEFILE_HELP,
     MAKEFILE_NEW_TARGET,
@@ -660,8 +662,58 @@ def test_make_update_brings_the_repo_to_the_newest_release(project: Path) -> Non
     replace_once(project / TRAINER, "max_epochs: 20", "max_epochs: 50")
     commit_all(project, "Longer training")
 
-    make(project, "update")
+    out = make(project, "update")
 
+    assert "reinstalling" not in out, "mlcore's pin (a local checkout) did not move"
     assert "max_epochs: 50" in read(project, TRAINER)
     assert_v1_1_standard(project)
     assert_merged_cleanly(project)
+
+
+def test_make_update_lists_conflicts_and_a_conflicted_makefile_says_so(project: Path) -> None:
+    """Copier exits 0 where it leaves inline conflicts: `make update` lists the files and fails.
+    Markers in the Makefile itself would make every target fail with a bare "missing
+    separator": its first lines stop Make first, naming the conflicted files and the fix."""
+    replace_once(project / "Makefile", MAKEFILE_HELP[0], "help: ## Our own help text")
+    replace_once(project / TRAINER, TRAINER_LOG_EVERY[0], "log_every_n_steps: 50")
+    commit_all(project, "Our help text, less logging")
+
+    updated = run(["make", "update", *SHARED_ENV], cwd=project, check=False)
+
+    out = updated.stdout + updated.stderr
+    assert updated.returncode != 0, out
+    assert "Conflicts to resolve (git diff HEAD --check shows each marker):" in out
+    assert f"\n  Makefile\n  {TRAINER}\n" in updated.stdout
+    assert files_with_markers(project) == {"Makefile", TRAINER}
+    assert answers(project)["_commit"] == V1_1
+
+    stopped = run(["make", "help"], cwd=project, check=False)
+    out = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0 and "missing separator" not in out, out
+    marker = read(project, "Makefile").splitlines().index("<<<<<<< before updating") + 1
+    assert f"Makefile holds conflicts left by `make update` (at line(s) {marker})" in out
+    assert "delete the three marker lines, then run make again" in out
+    assert f"Conflicted files: Makefile {TRAINER}" in out
+
+
+def test_make_update_reinstalls_when_the_mlcore_pin_moved(
+    history: TemplateHistory, tmp_path: Path
+) -> None:
+    """A repo pinned to mlcore at v1.0.0 (here from the history's own git URL) is pinned to
+    v1.1.0 once updated: `make update` then runs `make setup`, which reinstalls."""
+    url = f"file://{history.src}"
+    source = {"project_name": "Pin Moves", "mlcore_source": "git", "mlcore_git_url": url}
+    project = generate(history, tmp_path / "project", source)
+    slug = answers(project)["project_slug"]
+    assert editable_location(slug) is None
+
+    try:
+        out = make(project, "update")
+        assert (
+            f"The update moved mlcore's pin to mlcore[train] @ git+{url}@v1.1.0: reinstalling "
+            "with make setup"
+        ) in out
+        assert editable_location(slug) == str(project), "make setup installed the project"
+    finally:
+        run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", slug], cwd=tmp_path)
+    assert answers(project)["_commit"] == V1_1

@@ -52,10 +52,6 @@ def installed_slug() -> Iterator[None]:
         run([*pip, "uninstall", "--yes", SLUG], Path.cwd())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19.7: updated standard tests assume starter files a 0.1 repo lacks (catalog)",
-)
 def test_a_v0_1_repo_updates_and_still_tests_trains_promotes_and_serves(
     tmp_path: Path, installed_slug: None
 ) -> None:
@@ -87,6 +83,11 @@ def test_a_v0_1_repo_updates_and_still_tests_trains_promotes_and_serves(
 
     # Today's mlcore from here on.
     make_in(project, "setup")
+    doctor = run(["make", "doctor", *SHARED_ENV], cwd=project, check=False)
+    report = doctor.stdout + doctor.stderr
+    assert doctor.returncode != 0 and "Not on the standard:" in report, report
+    assert "changed  Makefile" in report, "the owners' own target: drift from the standard"
+    assert "edited   README.md" in report, "their notes: an edit the standard invites"
     assert "hello from our target" in make_in(project, "hello"), "the owners' target survives"
     assert passed(make_in(project, "test"))
     make_in(project, "train", "ARGS=trainer.max_epochs=5")

@@ -87,6 +87,7 @@ class TrainedRun:
     run_id: str
     model_name: str
     metrics: dict[str, float]
+    cfg: DictConfig
 
 
 @pytest.fixture(scope="session")
@@ -107,5 +108,5 @@ def mlflow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun]
     experiment = client.get_experiment_by_name(cfg.logger.mlflow.experiment_name)
     [run] = client.search_runs([experiment.experiment_id])
     yield TrainedRun(
-        root, cfg.logger.mlflow.tracking_uri, run.info.run_id, cfg.registry.model_name, metrics
+        root, cfg.logger.mlflow.tracking_uri, run.info.run_id, cfg.registry.model_name, metrics, cfg
     )

@@ -13,6 +13,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from {{ package_name }}.evaluate import load_model
+
 from tests.conftest import CONFIG_DIR, compose_config
 
 GROUPS = ["data", "model", "trainer", "logger", "callbacks", "paths", "experiment", "debug"]

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from {{ package_name }}.data import DigitsDataModule
 from {{ package_name }}.evaluate import evaluate
 from {{ package_name }}.train import train
+
 from tests.conftest import CONFIG_DIR, FAST, TrainedRun, compose_config
 
 # The generated gate: test/acc, maximize, margin 0, floor 0.9 (configs/registry/default.yaml).

@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from {{ package_name }}.evaluate import evaluate
 from {{ package_name }}.model import DigitsClassifier
 from {{ package_name }}.train import train
+
 from tests.conftest import ComposeFn, TrainedRun
 
 
@@ -34,17 +35,19 @@ def test_training_logs_a_finished_mlflow_run(mlflow_run: TrainedRun) -> None:
     assert run.info.status == "FINISHED"
     assert run.data.metrics["test/acc"] == pytest.approx(mlflow_run.metrics["test/acc"])
     assert {"val/acc", "val/loss", "train/loss", "val/acc_best"} <= set(run.data.metrics)
-    assert run.data.params["model/dropout"] == "0.1"
+    # The config's values (configs/model/ is yours to change), as MLflow stores params: strings.
+    assert run.data.params["model/dropout"] == str(mlflow_run.cfg.model.dropout)
     artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "config")}
     assert artifacts == {"config/config.yaml"}
 
 
 def test_checkpoint_loads_with_weights_only(cfg_train: ComposeFn, tmp_path: Path) -> None:
-    train(cfg_train("logger=csv", "test=false"))
+    cfg = cfg_train("logger=csv", "test=false", "model.hidden_dims=[24,12]")
+    train(cfg)
     checkpoint = last_checkpoint(tmp_path)
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 0
     model = DigitsClassifier.load_from_checkpoint(checkpoint, weights_only=True)
-    assert model.hparams.hidden_dims == [256, 128]
+    assert model.hparams.hidden_dims == [24, 12]
 
 
 def test_evaluate_reproduces_the_test_metrics(
