@@ -15,6 +15,12 @@ from tests.servers import MlflowServer, MotoServer, Postgres, start_moto_server,
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Under `make test` pytest is a sub-make's child: Make's exported MAKELEVEL and MAKEFLAGS would turn
+# every `make` a test runs into a sub-make too (printing "Entering directory", inheriting flags).
+# Tests run make as a user types it.
+for _name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+    os.environ.pop(_name, None)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Library warnings no test causes stay out of the summary (mlcore.logging lists them)."""

@@ -15,8 +15,11 @@ SETS_UP = "-m venv"  # the set-up's first command, in `make -n`'s plan
 
 def plan(target: str, venv: Path) -> str:
     """The commands `make <target>` would run (Make's own dry run), with .venv at venv. Sub-makes
-    run even in a dry run, and the example's fails (nothing is rendered): only the plan counts."""
-    return run(["make", "--dry-run", target, f"VENV={venv}"], cwd=REPO, check=False).stdout
+    run even in a dry run: the example's points at a folder never rendered (one `make example`
+    made earlier would otherwise plan its own set-up), so it fails and only this plan counts."""
+    absent = venv.parent / "example-never-rendered"
+    command = ["make", "--dry-run", target, f"VENV={venv}", f"EXAMPLE_DIR={absent}"]
+    return run(command, cwd=REPO, check=False).stdout
 
 
 @pytest.mark.parametrize("target", ["example", "test"])
