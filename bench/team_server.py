@@ -131,7 +131,7 @@ def promotions(server, repeat: int) -> None:  # type: ignore[no-untyped-def]
         numbers = []
         for i in range(2 * repeat):
             with mlflow.start_run() as run:
-                mlflow.log_metric("test/acc", 0.5 + i / (4 * repeat))
+                mlflow.log_metric("test/accuracy", 0.5 + i / (4 * repeat))
                 mlflow.set_tag("mlcore.eval.digest", "d")
             source = f"runs:/{run.info.run_id}/model"
             created = client.create_model_version(

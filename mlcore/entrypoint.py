@@ -38,11 +38,34 @@ def hydra_main(
             if any(flag in args for flag in HELP_FLAGS):
                 print(render_help(task, config_dir, config_name))
                 return None
-            return run_with_hydra()
+            try:
+                return run_with_hydra()
+            except SystemExit as stop:
+                raise SystemExit(exit_code(stop)) from None
 
         return entry_point
 
     return decorate
+
+
+# What a process stopped by SIGTERM exits with (128 + 15), as a shell reports it: launchers and
+# restart policies (Kubernetes' ExitCode, SLURM's requeue, torchrun) read it as "try again".
+SIGTERM_EXIT = 143
+
+
+def exit_code(stop: SystemExit) -> int | str | None:
+    """The exit code of a SystemExit; 143 for Lightning's SIGTERMException.
+
+    Lightning stops training on SIGTERM by raising SIGTERMException, a SystemExit without a
+    code: the process would exit 0 and a preempted run would look finished. Checkpoints are
+    written by then (the `on_exception` hooks), so the code only has to say what happened.
+    """
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    if exceptions is not None and isinstance(stop, exceptions.SIGTERMException):
+        print(f"Stopped by SIGTERM: exit {SIGTERM_EXIT} (resume=auto continues from the "
+              "checkpoint written now)", file=sys.stderr)  # fmt: skip
+        return SIGTERM_EXIT
+    return stop.code
 
 
 def render_help(task: Callable[..., Any], config_dir: Path, config_name: str) -> str:

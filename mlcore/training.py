@@ -25,12 +25,22 @@ _NEEDS_LOGGER = ("LearningRateMonitor",)
 
 
 def instantiate_callbacks(
-    cfg: Mapping[str, Any] | None, *, has_logger: bool = True
+    cfg: Mapping[str, Any] | None,
+    *,
+    has_logger: bool = True,
+    trainer: Mapping[str, Any] | None = None,
 ) -> list[Callback]:
     """Build one callback per config entry that has a `_target_`.
 
     Entries set to null (`callbacks.early_stopping=null`) are how a user switches one off. With
     no logger, callbacks that need one are left out with a message instead of failing mid-run.
+
+    Given the run's `trainer` config, the callbacks every training run needs are added:
+    `LegacyMetricNames` first and `ConfiguredSchedule` (mlcore.callbacks); with checkpointing on,
+    a checkpoint written when training stops on an exception or a signal (SIGTERM: preemption)
+    as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the config names no
+    ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt` rather than
+    `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as `ckpt_path=...` unquoted).
     """
     callbacks = []
     for name, spec in _entries(cfg, "callbacks"):
@@ -38,7 +48,39 @@ def instantiate_callbacks(
             log.info("Callback %r skipped: it needs a logger and logger=none", name)
             continue
         callbacks.append(instantiate(spec))
-    return callbacks
+    if trainer is None:
+        return callbacks
+    from mlcore.callbacks import ConfiguredSchedule, LegacyMetricNames
+
+    standard = [ConfiguredSchedule(), *_checkpoints(callbacks, trainer)]
+    return [LegacyMetricNames(), *callbacks, *standard]
+
+
+INTERRUPTED = "interrupted"  # the checkpoint written when training stops on a signal or error
+
+
+def _checkpoints(callbacks: list[Callback], trainer: Mapping[str, Any]) -> list[Callback]:
+    if trainer.get("enable_checkpointing") is False:
+        return []
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    added = []
+    if not any(isinstance(callback, ModelCheckpoint) for callback in callbacks):
+        # Lightning's default (the newest epoch, where its loggers put it), with a name that
+        # survives Hydra's command line.
+        added.append(ModelCheckpoint(filename="epoch_{epoch:03d}-step_{step}",
+                                     auto_insert_metric_name=False))  # fmt: skip
+    root = trainer.get("default_root_dir")
+    added.append(
+        ModelCheckpoint(
+            dirpath=f"{root}/checkpoints" if root else None,
+            filename=INTERRUPTED,
+            save_top_k=0,  # never during training: only `on_exception`
+            every_n_epochs=0,  # (and a state key of its own beside the default one)
+            save_on_exception=True,
+        )
+    )
+    return added
 
 
 def instantiate_loggers(cfg: Mapping[str, Any] | None) -> list[Logger]:

@@ -43,7 +43,7 @@ class Launch:
 
 def is_launcher_override(override: str) -> bool:
     """Overrides of `launcher` or `launcher.*` (+, ++, ~ too) set the launch, not training."""
-    key = override.lstrip("+~").split("=", 1)[0]
+    key = _key(override)
     return key == "launcher" or key.startswith("launcher.")
 
 
@@ -83,7 +83,18 @@ def compose_launch(
             "training entry point (e.g. module: my_package.train)"
         )
     root = Path(str(OmegaConf.select(cfg, "paths.root_dir") or ".")).resolve()
+    if "resume" in cfg and not any(_key(o) == "resume" for o in training):
+        training = (*training, RESUME_AUTO)
     return Launch(name, settings, trainer, str(module), training, root)
+
+
+# What launchers add to the training command unless the overrides set `resume`: a process the
+# launcher restarts (torchrun, a requeued SLURM job, a restarted pod) continues its run.
+RESUME_AUTO = "resume=auto"
+
+
+def _key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
 
 
 def run_name(now: float | None = None) -> str:

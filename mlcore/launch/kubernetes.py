@@ -2,6 +2,10 @@
 
 One pod per node (a `Master`, then `Worker`s), each running torchrun with `nprocPerNode`
 processes; the training operator gives torchrun the rendezvous through its `PET_*` variables.
+Preemption: a deleted pod gets SIGTERM and `grace_period_s` to stop; the workers save a checkpoint
+and torchrun (through mlcore.launch.torchrun) exits 143, which `restartPolicy: ExitCode` restarts
+(codes from 128 up; 1-127, an error, fail the job at once), up to `backoff_limit` times; the
+restarted pod resumes the run (`resume=auto`, in the same run directory: the job's name).
 The manifest is plain data rendered with sorted environment entries, so the same config always
 gives the same text: review it in a pull request (`--dry-run`), apply it unchanged.
 """
@@ -26,9 +30,10 @@ from mlcore.launch.config import (
 KEYS = (
     "engine", "module", "name", "namespace", "image", "image_pull_policy", "nodes",
     "gpus_per_node", "nproc_per_node", "cpu", "memory", "workdir", "data_claim",
-    "checkpoints_claim", "env", "secret_env", "backoff_limit", "service_account",
+    "checkpoints_claim", "env", "secret_env", "backoff_limit", "grace_period_s", "service_account",
 )  # fmt: skip
 API_VERSION = "kubeflow.org/v1"
+TORCHRUN = ["python", "-m", "mlcore.launch.torchrun"]
 GPU_RESOURCE = "nvidia.com/gpu"
 # Kubernetes object names: DNS-1123 labels; Secret names: DNS-1123 subdomains.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -57,6 +62,7 @@ def manifest(launch: Launch) -> dict[str, Any]:
             "per GPU, so at most as many processes as GPUs"
         )
     workdir = str(s.get("workdir") or "/workspace")
+    grace = whole_number(s, "grace_period_s", 300, minimum=0)
     labels = {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/component": "training",
@@ -74,7 +80,8 @@ def manifest(launch: Launch) -> dict[str, Any]:
         "name": "pytorch",  # the name the training operator looks for
         "image": str(s["image"]),
         "imagePullPolicy": str(s.get("image_pull_policy") or "IfNotPresent"),
-        "command": ["python", "-m", "torch.distributed.run", "-m", launch.module],
+        # torchrun gives its workers the pod's grace period to save (its own default: 30 s).
+        "command": [*TORCHRUN, f"--shutdown-timeout={grace}", "-m", launch.module],
         "args": list(launch.overrides),
         "workingDir": workdir,
         "env": [{"name": key, "value": env[key]} for key in sorted(env)] + _secret_env(s, env),
@@ -94,6 +101,8 @@ def manifest(launch: Launch) -> dict[str, Any]:
             "fsGroup": 1000,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        # Time between SIGTERM and SIGKILL: the workers save a checkpoint in it.
+        "terminationGracePeriodSeconds": grace,
         "containers": [container],
         "volumes": _volumes(s),
     }
@@ -119,7 +128,8 @@ def manifest(launch: Launch) -> dict[str, Any]:
             "nprocPerNode": str(processes),
             "runPolicy": {
                 "cleanPodPolicy": "None",  # keep finished pods, and their logs, for reading
-                "backoffLimit": whole_number(s, "backoff_limit", 2, minimum=0),
+                # Restarts of the job in all (each preemption is one).
+                "backoffLimit": whole_number(s, "backoff_limit", 10, minimum=0),
             },
             "pytorchReplicaSpecs": replicas,
         },
@@ -169,7 +179,8 @@ def _secret_env(s: dict[str, Any], env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _replicas(count: int, template: dict[str, Any]) -> dict[str, Any]:
-    return {"replicas": count, "restartPolicy": "OnFailure", "template": template}
+    # Restart on exit codes from 128 up (a signal: preemption), never on an error (1-127).
+    return {"replicas": count, "restartPolicy": "ExitCode", "template": template}
 
 
 def _mounts(s: dict[str, Any], workdir: str) -> list[dict[str, Any]]:

@@ -2,6 +2,9 @@
 
 `--standalone` picks a free port and runs the rendezvous itself; on a CPU the processes train with
 the gloo backend (Lightning picks it for the CPU accelerator), on GPUs with NCCL, one per GPU.
+torchrun runs through mlcore.launch.torchrun (the same torchrun, with exit code 143 when it was
+stopped by SIGTERM). With `max_restarts`, torchrun starts the workers again when one fails (a
+process killed or preempted): they resume the run (`resume=auto`, which the launch adds).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
-from mlcore.launch.config import RUN_NAME_ENV, Launch, check_keys, run_name
+from mlcore.launch.config import RUN_NAME_ENV, Launch, check_keys, run_name, whole_number
 from mlcore.launch.resources import (
     Hardware,
     Placement,
@@ -22,7 +25,7 @@ from mlcore.launch.resources import (
     resolve,
 )
 
-KEYS = ("engine", "module", "nproc_per_node")
+KEYS = ("engine", "module", "nproc_per_node", "max_restarts")
 
 
 def processes(settings: dict[str, Any], hardware: Hardware) -> int:
@@ -45,9 +48,11 @@ def plan(launch: Launch, hardware: Hardware) -> tuple[list[str], TrainerSettings
     settings = resolve(
         TrainerRequest.from_config(launch.trainer), hardware, Placement(1, count, "torchrun")
     )
+    restarts = whole_number(launch.settings, "max_restarts", 0, minimum=0)
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
-        f"--nproc-per-node={count}", "-m", launch.module, *launch.overrides,
+        sys.executable, "-m", "mlcore.launch.torchrun", "--standalone", "--nnodes=1",
+        f"--nproc-per-node={count}", *([f"--max-restarts={restarts}"] if restarts else []),
+        "-m", launch.module, *launch.overrides,
     ]  # fmt: skip
     return command, settings
 

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
 
 LINEAGE_ROWS = (
+    ("Command", "mlcore.command"),
+    ("Overrides", "mlcore.overrides"),
+    ("Resumed, attempt", "mlcore.resume.attempt"),
     ("Git commit", "mlflow.source.git.commit"),
     ("Uncommitted changes", "mlcore.git.dirty"),
     ("Branch", "mlflow.source.git.branch"),
@@ -40,7 +43,8 @@ def model_card(
     lines += [""]
     metrics = {k: v for k, v in sorted(run.data.metrics.items()) if k.startswith(("test/", "val/"))}
     lines += ["## Metrics", ""]
-    lines += _table(("Metric", "Value"), [(k, f"{v:.4f}") for k, v in metrics.items()]) or [
+    rows = [(k, f"{v:.4f}", meaning(k)) for k, v in metrics.items()]
+    lines += _table(("Metric", "Value", "What it is"), rows) or [
         "No test or validation metrics recorded."
     ]
     lines += ["", "## Lineage", ""]
@@ -51,6 +55,20 @@ def model_card(
     lines += _table(("", ""), rows)
     lines += ["", "Config: the run's artifact `config/config.yaml`. Plots: `plots/`.", ""]
     return "\n".join(lines)
+
+
+# What the kit's standard metric names measure, by their last part (`test/accuracy`).
+MEANINGS = {
+    "accuracy": "accuracy: the share of examples classified correctly",
+    "accuracy_best": "the best validation accuracy of any epoch",
+    "loss": "the mean loss the model trains on",
+    "acc": "0.1's name: macro-averaged (the mean of the per-class recalls), not accuracy",
+    "acc_best": "0.1's name: the best macro-averaged validation score",
+}
+
+
+def meaning(metric: str) -> str:
+    return MEANINGS.get(metric.rpartition("/")[2], "")
 
 
 def _datasets(run: Run) -> list[tuple[str, str, str]]:

@@ -58,7 +58,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "promote", parents=[common], help="make a version champion if it passes the gate"
     )
     promote.add_argument("version", nargs="?", default="candidate", help="number or alias")
-    promote.add_argument("--metric", help="gate metric (e.g. test/acc)")
+    promote.add_argument("--metric", help="gate metric (e.g. test/accuracy)")
     promote.add_argument("--direction", choices=("maximize", "minimize"))
     promote.add_argument("--margin", type=float, help="least improvement over the champion")
     promote.add_argument("--floor", type=float, help="least value when there is no champion")

@@ -36,7 +36,7 @@ class Gate:
     """`metric` must improve on the champion's by at least `margin` in `direction`; with no
     champion, it must reach `floor` (no floor: anything passes). A margin of 0 lets a tie pass."""
 
-    metric: str = "test/acc"
+    metric: str = "test/accuracy"
     direction: Direction = "maximize"
     margin: float = 0.0
     floor: float | None = None
@@ -45,7 +45,7 @@ class Gate:
         if self.direction not in ("maximize", "minimize"):
             raise ValueError(f"gate direction must be maximize or minimize, not {self.direction!r}")
         if not self.metric:
-            raise ValueError("the gate needs a metric name, e.g. test/acc")
+            raise ValueError("the gate needs a metric name, e.g. test/accuracy")
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> Gate:
@@ -60,8 +60,13 @@ class Gate:
         )
 
     def value(self, evidence: Evidence) -> float:
-        """The evidence's value of the gate metric, or a GateMetricMissingError naming it."""
-        value = evidence.metrics.get(self.metric)
+        """The evidence's value of the gate metric, or a GateMetricMissingError naming it.
+
+        A run of a 0.1 model has the metric only under its 0.1 name (`test/acc` for
+        `test/accuracy`): that is used, with a deprecation message (mlcore.metrics)."""
+        from mlcore.metrics import lookup
+
+        value = lookup(evidence.metrics, self.metric, f"the gate, {evidence.label}")
         if value is None or math.isnan(value):
             known = ", ".join(sorted(evidence.metrics)) or "none"
             raise GateMetricMissingError(

@@ -36,6 +36,11 @@ LOCK_SHA256 = "mlcore.env.lock_sha256"
 HOST_PREFIX = "mlcore.host."
 ACCELERATOR_PREFIX = "mlcore.accelerator."
 
+COMMAND = "mlcore.command"
+MAX_TAG = 5000  # characters of a tag value every MLflow store accepts
+OVERRIDES = "mlcore.overrides"
+RESUMED = "mlcore.resume.attempt"
+
 ANSWERS_FILE = ".copier-answers.yml"
 LOCK_FILENAME = "requirements-lock.txt"
 # Distributions whose versions decide whether a training run can be reproduced.
@@ -61,6 +66,26 @@ def lineage_tags(root: str | os.PathLike[str], trainer: Any = None) -> dict[str,
     tags |= lock_tags(root)
     tags |= host_tags()
     tags |= accelerator_tags(trainer)
+    tags |= command_tags()
+    return tags
+
+
+def command_tags() -> dict[str, str]:
+    """The command line that started the run (`python -m pkg.train registry.register=true ...`)
+    and its Hydra overrides, so a registered version says what made it."""
+    import shlex
+    import sys
+
+    argv = list(getattr(sys, "orig_argv", None) or sys.argv)
+    if argv:
+        argv[0] = Path(argv[0]).name  # the interpreter's name, not this machine's path to it
+    tags = {COMMAND: shlex.join(argv)[:MAX_TAG]} if argv else {}
+    try:
+        from hydra.core.hydra_config import HydraConfig
+    except ImportError:  # pragma: no cover
+        return tags
+    if HydraConfig.initialized():
+        tags[OVERRIDES] = shlex.join(HydraConfig.get().overrides.task)[:MAX_TAG] or "(none)"
     return tags
 
 

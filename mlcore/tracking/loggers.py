@@ -25,11 +25,14 @@ log = logging.getLogger("mlcore.tracking")
 CONFIG_ARTIFACT = "config/config.yaml"
 
 
-def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
+def log_config(cfg: DictConfig, loggers: Sequence[Logger], *, continued: bool = False) -> None:
     """Record the fully resolved run config with every logger.
 
     Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow
     run also gets the whole YAML as the artifact `config/config.yaml`, to replay the run exactly.
+    A `continued` MLflow run (resume=auto) keeps the parameters its first attempt logged (MLflow
+    refuses to change one, and an extension changes `trainer/max_epochs`): its artifact is
+    rewritten with the config the run finishes with.
     """
     if not loggers:
         return
@@ -42,7 +45,8 @@ def log_config(cfg: DictConfig, loggers: Sequence[Logger]) -> None:
     )
     assert isinstance(params, dict)
     for logger in loggers:
-        logger.log_hyperparams(params)
+        if not (continued and is_mlflow(logger)):
+            logger.log_hyperparams(params)
         if is_mlflow(logger):
             text = OmegaConf.to_yaml(OmegaConf.create(params))
             logger.experiment.log_text(logger.run_id, text, CONFIG_ARTIFACT)

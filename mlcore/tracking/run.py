@@ -349,6 +349,7 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
     mlflow_logger = next((logger for logger in loggers if is_mlflow(logger)), None)
     parent = os.environ.get(PARENT_RUN_ENV) or None
     run = TrackedRun(mlflow_logger, tracking=tracking, registry=registry, parent_run_id=parent)
+    continued = mlflow_logger is not None and getattr(mlflow_logger, "_run_id", None) is not None
     if mlflow_logger is not None:
         root = Path(str(_node(cfg, "paths", {}).get("root_dir") or "."))
         tags = lineage.lineage_tags(root, trainer)
@@ -358,6 +359,8 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
         bounded_retries()
         try:
             _tag_run(mlflow_logger, tags)
+            if continued:  # resume=auto: the interrupted attempt ended it FAILED
+                mlflow_logger.experiment.update_run(mlflow_logger.run_id, status="RUNNING")
         except Exception as error:
             if not is_unreachable(error):
                 raise
@@ -373,7 +376,7 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
                 trainer.loggers = loggers
             run = TrackedRun(None, tracking=tracking, registry=registry, parent_run_id=parent)
         run.guard_outages()
-    log_config(cfg, loggers)
+    log_config(cfg, loggers, continued=continued and run.enabled)
     run.start_system_metrics()
     return run
 

@@ -32,7 +32,7 @@ from mlcore.registry import (
 from mlcore.registry import cli as registry_cli
 from mlcore.registry.store import EVAL_DIGEST, HISTORY_TAG
 
-GATE = Gate(metric="test/acc", direction="maximize", margin=0.01, floor=0.8)
+GATE = Gate(metric="test/accuracy", direction="maximize", margin=0.01, floor=0.8)
 
 
 @dataclass
@@ -62,7 +62,7 @@ def store(
     def log_run(acc: float | None, digest: str = "digest-1", model: bool = True) -> str:
         with mlflow.start_run(experiment_id=experiment) as run:
             if acc is not None:
-                mlflow.log_metric("test/acc", acc)
+                mlflow.log_metric("test/accuracy", acc)
             mlflow.set_tag(EVAL_DIGEST, digest)
             if model:
                 torch.manual_seed(0)
@@ -151,7 +151,7 @@ def test_gate_on_evaluations_compares_both_versions_on_todays_split(store: Store
 
     def evaluation(version: str, acc: float) -> None:
         with mlflow.start_run(experiment_id=experiment):
-            mlflow.log_metric("test/acc", acc)
+            mlflow.log_metric("test/accuracy", acc)
             mlflow.set_tags(
                 {EVALUATED_MODEL: store.name, EVALUATED_VERSION: version, EVAL_DIGEST: "digest-2"}
             )
@@ -181,7 +181,7 @@ def test_describe_shows_lineage_data_and_decisions(store: Store) -> None:
     promote(store.name, GATE, tracking_uri=store.uri)
     described = describe(store.name, "champion", tracking_uri=store.uri)
     assert described["aliases"] == ["candidate", "champion"]
-    assert described["metrics"]["test/acc"] == pytest.approx(0.9)
+    assert described["metrics"]["test/accuracy"] == pytest.approx(0.9)
     assert described["lineage"][EVAL_DIGEST] == "digest-1"
     assert "reaches the floor" in described["version_tags"]["mlcore.gate.decision"]
     assert described["champion_history"] == ["1"]
@@ -204,7 +204,7 @@ def test_cli_promote_list_rollback_and_one_line_errors(
     register(store.log_run(0.85), store.name, tracking_uri=store.uri)
     code, out, err = run_cli(capsys, "promote", *where)
     assert code == 1 and not out and len(err.strip().splitlines()) == 1
-    assert "refused: test/acc = 0.8500 against champion v1's 0.9000" in err
+    assert "refused: test/accuracy = 0.8500 against champion v1's 0.9000" in err
 
     code, out, _ = run_cli(capsys, "promote", "2", *where, "--margin", "-1")
     assert code == 0 and "v2 to champion (was v1)" in out
@@ -237,7 +237,7 @@ def test_cli_reads_the_project_config_and_mlflow_tracking_uri(
         textwrap.dedent(f"""\
         model_name: {store.name}
         tracking_uri: ${{oc.env:MLFLOW_TRACKING_URI,sqlite:///nowhere.db}}
-        gate: {{metric: test/acc, direction: maximize, margin: 0.0, floor: 0.95}}
+        gate: {{metric: test/accuracy, direction: maximize, margin: 0.0, floor: 0.95}}
         """)
     )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)

@@ -13,11 +13,11 @@ from mlcore.registry import (
 )
 
 
-def candidate(value: float | None, digest: str | None = "d1", metric: str = "test/acc"):
+def candidate(value: float | None, digest: str | None = "d1", metric: str = "test/accuracy"):
     return Evidence("candidate v2", {} if value is None else {metric: value}, digest)
 
 
-def champion(value: float | None, digest: str | None = "d1", metric: str = "test/acc"):
+def champion(value: float | None, digest: str | None = "d1", metric: str = "test/accuracy"):
     return Evidence("champion v1", {} if value is None else {metric: value}, digest)
 
 
@@ -65,7 +65,7 @@ def test_other_data_is_an_error_naming_both_digests() -> None:
 
 
 def test_missing_metric_names_the_version_and_its_metrics() -> None:
-    with pytest.raises(GateMetricMissingError, match="candidate v2 has no metric 'test/acc'"):
+    with pytest.raises(GateMetricMissingError, match="candidate v2 has no metric 'test/accuracy'"):
         Gate().check(Evidence("candidate v2", {"val/acc": 0.9}, "d1"), champion(0.5))
     with pytest.raises(GateMetricMissingError, match="champion v1 has no metric"):
         Gate().check(candidate(0.9), champion(None))
@@ -78,3 +78,19 @@ def test_config_is_validated() -> None:
         Gate.from_config({"direction": "up"})
     with pytest.raises(ValueError, match=r"unknown key.*treshold"):
         Gate.from_config({"treshold": 0.9})
+
+
+def test_a_0_1_run_is_gated_on_its_old_metric_name_with_a_deprecation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 0.1 model.py logs `test/acc` (macro-averaged); the gate reads it for `test/accuracy`
+    and says so, rather than refusing every 0.1 champion as having no gate metric."""
+    old_champion = Evidence("champion v1", {"test/acc": 0.93}, "d1")
+    with caplog.at_level("WARNING", logger="mlcore.metrics"):
+        reason = Gate().check(candidate(0.95), old_champion)
+    assert "0.9500 against champion v1's 0.9300" in reason
+    assert "champion v1: no metric 'test/accuracy', so its 0.1 name 'test/acc' is used" in (
+        caplog.text
+    )
+    with pytest.raises(GateMetricMissingError, match="has no metric 'test/accuracy'"):
+        Gate().check(candidate(0.95), Evidence("champion v1", {"val/acc": 0.9}, "d1"))

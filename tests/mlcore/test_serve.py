@@ -506,7 +506,7 @@ def test_after_rollback_a_restarted_server_serves_the_previous_champion(
     client = MlflowClient(registered.tracking_uri)
     first = client.get_model_version_by_alias(registered.name, "champion").version
     run_id = client.get_model_version(registered.name, first).run_id
-    client.log_metric(run_id, "test/acc", 0.9)  # what the gate compares (a tie passes)
+    client.log_metric(run_id, "test/accuracy", 0.9)  # what the gate compares (a tie passes)
     import mlflow
 
     saved = mlflow.get_tracking_uri()

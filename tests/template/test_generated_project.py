@@ -83,26 +83,40 @@ def test_generated_repo_sets_up_lints_tests_trains_and_evaluates(
 
     make(project, "smoke")
     [smoke] = finished_runs(project, slug, "debug")
-    assert "test/acc" in smoke.data.metrics
+    assert "test/accuracy" in smoke.data.metrics
+    assert "mlcore.registry.version" not in smoke.data.tags, "a smoke run moves no candidate"
 
     trained = make(project, "train")
     assert not noise(trained), "a fresh repo trains without warnings or tips"
     assert "MLflow tracking store: sqlite:///" in trained
     [run] = finished_runs(project, slug, "train")
-    assert run.data.metrics["test/acc"] >= 0.93
-    assert run.data.metrics["val/acc_best"] >= 0.93
+    assert run.data.metrics["test/accuracy"] >= 0.93
+    assert run.data.metrics["val/accuracy_best"] >= 0.93
+    # `make train` registered it, and its card says how it was made and what accuracy is.
+    version = run.data.tags["mlcore.registry.version"]
+    card = (
+        MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+        .get_model_version(*version.split("/"))
+        .description
+    )
+    assert "| Overrides | registry.register=true |" in card
+    assert "| test/accuracy |" in card and "classified correctly" in card
     assert list((project / "logs" / "train" / "runs").glob("*/checkpoints/last.ckpt"))
 
     make(project, "evaluate")
     [evaluation] = finished_runs(project, slug, "eval")
-    assert evaluation.data.metrics["test/acc"] >= 0.9
+    assert evaluation.data.metrics["test/accuracy"] >= 0.9
+    # The figure MLflow's evaluation prints is the same accuracy.
+    assert evaluation.data.metrics["accuracy_score"] == pytest.approx(
+        evaluation.data.metrics["test/accuracy"], abs=1e-6
+    )
 
     # Serving: the candidate becomes champion, predicts the dataset in batch and answers HTTP.
     assert "Promoted" in make(project, "promote")
     make(project, "predict", "OUTPUT=data/processed/predictions.csv")
     predictions = (project / "data" / "processed" / "predictions.csv").read_text().splitlines()
     assert predictions[0] == '"label","probability"' and len(predictions) == 1 + 1797
-    champion = run.data.tags["mlcore.registry.version"].split("/")[-1]  # smoke registered one too
+    champion = version.split("/")[-1]
     assert_make_serve_answers(project, slug, champion)
 
 

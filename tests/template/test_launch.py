@@ -110,6 +110,24 @@ def test_pytorchjob_matches_golden_and_the_upstream_crd(
     assert api_problems(manifest) == []
 
 
+@pytest.mark.parametrize("name", sorted(MANIFESTS))
+def test_pytorchjob_restarts_on_preemption_with_the_operators_own_fields(
+    name: str, project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """restartPolicy ExitCode and terminationGracePeriodSeconds are fields of the operator's own
+    CRD (the golden test checks the whole job against it): a misspelt one is refused."""
+    launcher, overrides = MANIFESTS[name]
+    job = yaml.safe_load(dry_run(project, capsys, launcher, *overrides))
+    master = job["spec"]["pytorchReplicaSpecs"]["Master"]
+    assert master["restartPolicy"] == "ExitCode"
+    pod = master["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 60
+    pod["terminationGracePeriod"] = pod.pop("terminationGracePeriodSeconds")
+    path = tmp_path / "misspelt.yaml"
+    path.write_text(yaml.safe_dump(job))
+    assert any("terminationGracePeriod" in problem for problem in api_problems(path))
+
+
 def test_the_crd_and_webhook_refuse_what_the_operator_would(
     project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -143,8 +161,10 @@ def test_manifest_runs_torchrun_with_the_training_overrides(
     assert spec["nprocPerNode"] == "8"
     assert spec["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
     container = spec["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
-    assert container["command"][:4] == ["python", "-m", "torch.distributed.run", "-m"]
-    assert container["args"] == ["trainer.max_epochs=30"]  # launcher.* stay out of training
+    assert container["command"][:3] == ["python", "-m", "mlcore.launch.torchrun"]
+    assert container["command"][3:5] == ["--shutdown-timeout=300", "-m"]
+    # launcher.* stay out of training; a restarted pod resumes its run.
+    assert container["args"] == ["trainer.max_epochs=30", "resume=auto"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
     env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow:5000"
@@ -160,9 +180,11 @@ def test_local_dry_run_prints_torchrun(project: Path, capsys: pytest.CaptureFixt
     assert "accelerator=cpu, devices=2" in out
     command = out.strip().splitlines()[-1]
     assert command == (
-        f"{sys.executable} -m torch.distributed.run --standalone --nnodes=1 --nproc-per-node=2 "
-        "-m digits_classifier.train trainer.max_epochs=1"
+        f"{sys.executable} -m mlcore.launch.torchrun --standalone --nnodes=1 --nproc-per-node=2 "
+        "-m digits_classifier.train trainer.max_epochs=1 resume=auto"
     )
+    restarts = dry_run(project, capsys, "local", "launcher.max_restarts=2", "resume=null")
+    assert "--max-restarts=2 -m digits_classifier.train resume=null" in restarts
 
 
 @pytest.mark.parametrize(

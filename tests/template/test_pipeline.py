@@ -91,9 +91,9 @@ def test_first_run_prepares_trains_evaluates_and_promotes(project: Path) -> None
     assert store(project) == (1, 1, ["1"])
     assert "Promoted" in (project / ".pipeline" / "promote.done").read_text()
     candidate = json.loads((project / ".pipeline" / "train.done").read_text())
-    assert candidate["version"] == "1" and candidate["metrics"]["test/acc"] >= 0.9
+    assert candidate["version"] == "1" and candidate["metrics"]["test/accuracy"] >= 0.9
     summary = make(project, "pipeline-summary")
-    assert "champion (none) vs candidate v1" in summary and "| test/acc |" in summary
+    assert "champion (none) vs candidate v1" in summary and "| test/accuracy |" in summary
 
 
 def test_unchanged_inputs_skip_every_step(project: Path) -> None:

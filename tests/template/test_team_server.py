@@ -126,7 +126,7 @@ def test_generated_project_trains_promotes_and_loads_on_the_team_server(
         version = registry.get_model_version_by_alias(SLUG, "champion")
         run = registry.get_run(version.run_id)
         artifacts = registry.list_artifacts(run.info.run_id)
-    assert run.data.metrics["test/acc"] >= GATE_FLOOR
+    assert run.data.metrics["test/accuracy"] >= GATE_FLOOR
     assert run.data.tags["mlcore.registry.version"] == f"{SLUG}/1"
     # Artifacts went through the server to S3 (the client has no S3 credentials).
     assert {a.path for a in artifacts} >= {"config", "model_card"}
@@ -194,7 +194,7 @@ def _identity_model() -> object:
 def _runs_with_accuracy(
     server: MlflowServer, accuracies: list[float], digest: str, editors: tuple[str, ...] = ()
 ) -> list[str]:
-    """Runs of the trainer's with `test/acc` values and one evaluation digest, in an experiment
+    """Runs of the trainer's with `test/accuracy` values and one evaluation digest, in an experiment
     that `editors` may edit too (registering writes the model card into the run)."""
     from mlflow.entities import Metric, RunTag
 
@@ -206,7 +206,7 @@ def _runs_with_accuracy(
             run = registry.create_run(experiment)
             registry.log_batch(
                 run.info.run_id,
-                metrics=[Metric("test/acc", accuracy, 0, 0)],
+                metrics=[Metric("test/accuracy", accuracy, 0, 0)],
                 tags=[RunTag("mlcore.eval.digest", digest)],
             )
             ids.append(run.info.run_id)
@@ -277,7 +277,7 @@ def test_concurrent_registrations_and_promotions_obey_the_gate(
         model = registry.get_registered_model(name)
         versions = registry.search_model_versions(f"name='{name}'")
         accuracy = {
-            v.version: registry.get_run(v.run_id).data.metrics["test/acc"] for v in versions
+            v.version: registry.get_run(v.run_id).data.metrics["test/accuracy"] for v in versions
         }
     assert len(versions) == len(accuracies), "every contender registered its version"
     newest = str(max(int(v.version) for v in versions))
@@ -387,7 +387,7 @@ def test_training_through_an_outage_fails_or_continues_as_configured(
     assert "metrics" in summary.group(1)
     assert "the model and its registration as candidate" in summary.group(1)
     assert "the run's end status" in summary.group(1)
-    assert "test/acc = " in text, "training and testing finished"
+    assert "test/accuracy = " in text, "training and testing finished"
 
     server.ensure_running()
     with environment(trainer):
@@ -407,7 +407,7 @@ def test_training_through_an_outage_fails_or_continues_as_configured(
     assert f"the MLflow tracking server {server.url} did not answer after MLflow's retries" in text
     assert "Training stopped (tracking.on_outage=fail)" in text
     assert "Set tracking.on_outage=continue to train through an outage" in text
-    assert "test/acc = " not in text, "training stopped at the outage"
+    assert "test/accuracy = " not in text, "training stopped at the outage"
 
 
 def _without_mlflow_env() -> dict[str, str]:

@@ -8,15 +8,15 @@ promotion and serving must then pass with today's mlcore, its edits intact.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run
-from tests.template.conftest import SHARED_ENV, editable_location
-from tests.template.history import commit_all, files_with_markers, generate, update
-from tests.template.legacy import V0_1, build_legacy_history, legacy_mlcore
+from tests.conftest import REPO, run
+from tests.template.conftest import SHARED_ENV, editable_location, make
+from tests.template.history import commit_all, files_with_markers, generate, git, update
+from tests.template.legacy import V0_1, build_legacy_history, legacy_mlcore, release_commit
 from tests.template.test_generated_project import (
     assert_make_serve_answers,
     finished_runs,
@@ -97,3 +97,38 @@ def test_a_v0_1_repo_updates_and_still_tests_trains_promotes_and_serves(
     [newest] = sorted(runs, key=lambda found: found.info.start_time)[-1:]
     champion = newest.data.tags["mlcore.registry.version"].split("/")[-1]
     assert_make_serve_answers(project, SLUG, champion)
+
+    # The owners' model.py is still 0.1's (`copier update` never writes it): its metric names
+    # are read under today's, with a deprecation message, and a second training is gated
+    # against the champion the first made.
+    second = make_in(project, "train", "ARGS=trainer.max_epochs=5")
+    assert OLD_NAME_USED.format(old="val/acc") in second
+    gated = make_in(project, "promote", "ARGS=--refused-ok")
+    assert f"against champion v{champion}" in gated
+    assert OLD_NAME_USED.format(old="test/acc") in gated
+
+
+# What the deprecation message says where a 0.1 name stands in for today's.
+OLD_NAME_USED = "so its 0.1 name '{old}' is used (deprecated"
+
+
+def test_a_0_1_model_py_trains_and_is_gated_under_its_old_metric_names(
+    installed_project: Callable[..., Path],
+) -> None:
+    """Quicker than the whole upgrade: today's repo with 0.1's model.py (a starter that updates
+    keep), which logs `val/acc` and `test/acc` where today's callbacks and gate read
+    `val/accuracy` and `test/accuracy`: it trains, checkpoints and is gated, and says so."""
+    project = installed_project({})
+    model = git(REPO, "show", f"{release_commit()}:template/src/{{{{package_name}}}}/model.py")
+    (project / "src" / "ml_project" / "model.py").write_text(model)
+    quick = "ARGS=trainer.max_epochs=2 +trainer.limit_train_batches=5 tracking.onnx=false"
+    first = make(project, "train", quick)
+    for callback in ("ModelCheckpoint", "EarlyStopping"):
+        assert f"{callback}(monitor='val/accuracy'): no metric" in first, first[-3000:]
+    assert OLD_NAME_USED.format(old="val/acc") in first
+    assert list((project / "logs" / "train" / "runs").glob("*/checkpoints/epoch_*.ckpt"))
+    promoted = make(project, "promote", "ARGS=--floor 0")
+    assert "Promoted" in promoted and OLD_NAME_USED.format(old="test/acc") in promoted
+    make(project, "train", quick)
+    gated = make(project, "promote", "ARGS=--refused-ok")
+    assert "against champion v1" in gated, gated

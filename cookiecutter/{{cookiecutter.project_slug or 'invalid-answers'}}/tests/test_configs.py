@@ -110,7 +110,7 @@ def test_eval_needs_a_checkpoint_or_a_registered_model(tmp_path: Path) -> None:
 
 def test_registry_gate_is_configured(tmp_path: Path) -> None:
     gate = compose_config("train", tmp_path).registry.gate
-    assert gate.metric == "test/acc" and gate.direction in ("maximize", "minimize")
+    assert gate.metric == "test/accuracy" and gate.direction in ("maximize", "minimize")
     assert gate.margin >= 0 and 0 < gate.floor <= 1
 
 
@@ -159,5 +159,5 @@ def test_optuna_search_runs_its_trials(tmp_path: Path) -> None:
     parent_id = parent.info.run_id
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent_id]
     assert len(children) == 2 and parent.info.status == "FINISHED"
-    assert parent.data.metrics["best/val/acc_best"] == pytest.approx(best.best_value)
+    assert parent.data.metrics["best/val/accuracy_best"] == pytest.approx(best.best_value)
     assert not client.search_registered_models()

@@ -8,13 +8,12 @@
 #SBATCH --ntasks-per-node=1
 #SBATCH --open-mode=append
 #SBATCH --output=<project>/logs/slurm/%j/%j_0_log.out
-#SBATCH --signal=USR2@90
+#SBATCH --requeue
+#SBATCH --signal=USR1@90
 #SBATCH --time=60
-#SBATCH --wckey=submitit
 
 # setup
-export MLCORE_RUN_NAME="$(date +%Y-%m-%d_%H-%M-%S)_$SLURM_JOB_ID"
+export MLCORE_RUN_NAME="${MLCORE_SUBMIT_TIME:-$(date +%Y-%m-%d_%H-%M-%S)}_$SLURM_JOB_ID"
 
 # command
-export SUBMITIT_EXECUTOR=slurm
-srun --unbuffered --output <project>/logs/slurm/%j/%j_%t_log.out --error <project>/logs/slurm/%j/%j_%t_log.err <python> -u -m submitit.core._submit <project>/logs/slurm/%j
+srun --unbuffered --output <project>/logs/slurm/%j/%j_%t_log.out --error <project>/logs/slurm/%j/%j_%t_log.err <python> -u -m digits_classifier.train resume=auto

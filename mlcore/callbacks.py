@@ -1,0 +1,123 @@
+"""Lightning callbacks every training run gets from mlcore.training.instantiate_callbacks.
+
+- `ConfiguredSchedule`: a resumed run follows the learning-rate schedule its config asks for,
+  not the one restored from the checkpoint (extending a finished run to more epochs must not
+  start at the old schedule's end, an LR of 0 for a cosine).
+- `LegacyMetricNames`: monitors of a 0.1 model's old metric names (mlcore.metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from mlcore.metrics import legacy_name, warn_legacy
+
+log = logging.getLogger("mlcore.training")
+
+# A scheduler's state that counts progress rather than describing the schedule.
+_PROGRESS = frozenset(
+    {"last_epoch", "_step_count", "_last_lr", "_get_lr_called_within_step", "_is_initial"}
+)
+
+
+class ConfiguredSchedule(Callback):
+    """On resume, the schedule's settings come from the config, its progress from the checkpoint.
+
+    Lightning restores each scheduler's whole state, settings included: `T_max` of a cosine
+    schedule stays the interrupted run's `trainer.max_epochs`, so a run extended from 3 to 6
+    epochs would train its 4th epoch at the old schedule's last LR (0) and then climb back up
+    the old curve. Here, after the restore, any setting that differs from what the configured
+    scheduler was built with is taken from the config, and the LR is brought to where the
+    configured schedule is at the restored step, by replaying the schedule from its start
+    (`step()` on the scheduler's public API, so any epoch- or step-based scheduler works).
+    Schedulers driven by a metric (ReduceLROnPlateau) have no horizon and are left as restored.
+    """
+
+    def __init__(self) -> None:
+        self._configured: list[tuple[dict[str, Any], list[float]] | None] = []
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # After configure_optimizers, before Lightning restores the checkpoint's state.
+        self._configured = [
+            (dict(config.scheduler.state_dict()), _lrs(config.scheduler))
+            if _replayable(config.scheduler)
+            else None
+            for config in trainer.lr_scheduler_configs
+        ]
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.ckpt_path is None:
+            return
+        for config, configured in zip(trainer.lr_scheduler_configs, self._configured, strict=False):
+            if configured is not None:
+                _follow_config(config.scheduler, *configured)
+
+
+def _replayable(scheduler: Any) -> bool:
+    return hasattr(scheduler, "last_epoch") and hasattr(scheduler, "optimizer")
+
+
+def _lrs(scheduler: Any) -> list[float]:
+    return [float(group["lr"]) for group in scheduler.optimizer.param_groups]
+
+
+def _follow_config(scheduler: Any, configured: dict[str, Any], start_lrs: list[float]) -> None:
+    restored = scheduler.state_dict()
+    changed = {
+        key: (restored.get(key), value)
+        for key, value in configured.items()
+        if key not in _PROGRESS and restored.get(key) != value
+    }
+    if not changed:
+        return
+    steps = int(restored.get("last_epoch", 0))
+    optimizer = scheduler.optimizer
+    # Back to the configured start, then forward to the restored step.
+    for group, lr in zip(optimizer.param_groups, start_lrs, strict=True):
+        group["lr"] = lr
+        group["initial_lr"] = lr
+    scheduler.load_state_dict(configured)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": a replay
+        for _ in range(steps - int(configured.get("last_epoch", 0))):
+            scheduler.step()
+    settings = ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changed.items())
+    log.info(
+        "Resumed %s from its config (%s): LR %s at step %d",
+        type(scheduler).__name__,
+        settings,
+        ", ".join(f"{lr:.3g}" for lr in _lrs(scheduler)),
+        steps,
+    )
+
+
+class LegacyMetricNames(Callback):
+    """Callbacks that monitor a metric (ModelCheckpoint, EarlyStopping) read a 0.1 model's old
+    name when the new one is not logged: their `monitor` moves to the old name, once, with a
+    deprecation message. Nothing is logged under a name it does not have.
+
+    Put first among the callbacks (instantiate_callbacks does): EarlyStopping checks at the end
+    of the training epoch, ModelCheckpoint after validation, so both hooks look.
+    """
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._follow(trainer)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._follow(trainer)
+
+    @staticmethod
+    def _follow(trainer: Trainer) -> None:
+        logged = trainer.callback_metrics
+        for callback in trainer.callbacks:
+            monitor = getattr(callback, "monitor", None)
+            if not isinstance(monitor, str) or monitor in logged:
+                continue
+            old = legacy_name(monitor)
+            if old is not None and old in logged:
+                warn_legacy(monitor, old, f"{type(callback).__name__}(monitor={monitor!r})")
+                callback.monitor = old
