@@ -10,6 +10,7 @@ failing on a file broken the way a careless edit would break it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -371,11 +372,16 @@ def test_images_are_multi_stage_slim_and_non_root(name: str, projects: dict[str,
     given = answers(project)
     train = (project / "deploy" / "train.Dockerfile").read_text()
     final_train = re.findall(r"^FROM (\S+)", train, re.M)[-1]
-    if given["use_gpu"]:
-        assert "nvidia/cuda:" in train and final_train == "${CUDA_IMAGE}"
-    else:
-        assert final_train == f"python:{final_train.split(':')[1]}"
-        assert final_train.endswith("-slim-bookworm")
+    assert final_train == f"python:{final_train.split(':')[1]}"
+    assert final_train.endswith("-slim-bookworm")
+    # One CUDA stack with use_gpu: torch's CUDA wheels (PyPI's are CUDA 13), no CUDA base image.
+    assert "nvidia/cuda" not in train
+    index = re.findall(r"^ARG TORCH_INDEX=(\S+)", train, re.M)
+    gpu = given["use_gpu"]
+    assert index == ["https://pypi.org/simple" if gpu else "https://download.pytorch.org/whl/cpu"]
+    # The pipeline's steps run `make <target>` in this image.
+    assert "COPY --from=build /usr/bin/make /usr/bin/make" in train
+    assert re.search(r"^COPY Makefile ", train, re.M)
     assert re.findall(r"^USER (\S+)", train, re.M)[-1] == "1000:1000"  # the job's runAsUser
     dockerfiles = [train]
     if given["deploy_target"] != "none":
@@ -389,7 +395,11 @@ def test_images_are_multi_stage_slim_and_non_root(name: str, projects: dict[str,
         assert not any("curl" in line for line in instructions), "no curl in the slim image"
         dockerfiles.append(serve)
     makefile = (project / "Makefile").read_text()
+    for dockerfile in [*dockerfiles, (project / "deploy" / "mlflow" / "Dockerfile").read_text()]:
+        # A `# syntax=` line makes BuildKit pull a frontend from Docker Hub; no feature needs it.
+        assert "# syntax=" not in dockerfile
     for dockerfile in dockerfiles:
+        assert "test -s requirements-lock.txt" in dockerfile, "built from the lock only"
         if given["mlcore_source"] == "path":
             assert f"COPY --from=mlcore . {given['mlcore_path']}" in dockerfile
             assert f"--build-context mlcore={given['mlcore_path']}" in makefile
@@ -457,3 +467,53 @@ def test_custom_resources_broken_against_their_crd_fail_with_the_field_path(
         "spec.pytorchReplicaSpecs.Master.template.spec.containers[0].name: required field",
     ]:
         assert message in result.stderr, message
+
+
+def test_make_images_on_ci_without_a_lock_stops_and_says_how(
+    projects: dict[str, Path], tmp_path: Path
+) -> None:
+    """Images come from a lock only: on CI `make images` without one fails before any build
+    (DOCKER=false would fail a build too, with another message)."""
+    project = tmp_path / "project"
+    shutil.copytree(projects[NAMES[0]], project, ignore=shutil.ignore_patterns("build"))
+    (project / "requirements-lock.txt").unlink(missing_ok=True)
+    done = subprocess.run(
+        ["make", "images", "DOCKER=false", "DOCKER_BUILD=false"],
+        cwd=project, env={**os.environ, "CI": "true"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Run 'make lock' and commit requirements-lock.txt" in done.stderr, done.stderr
+    assert "false" not in done.stdout.split(), "no build started"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_job_tracks_to_the_team_server_in_its_namespace_with_its_claims(
+    name: str, projects: dict[str, Path]
+) -> None:
+    """Without MLFLOW_TRACKING_URI the job fell back to SQLite in its read-only image; its claims
+    were neither shipped nor documented (pods stayed Pending)."""
+    project = projects[name]
+    slug = answers(project)["project_slug"]
+    documents = [load(path) for path in manifests(project, "training")]
+    namespaces = {document["metadata"]["namespace"] for document in documents}
+    assert namespaces == {f"{slug}-training"}
+    [job] = [document for document in documents if document["kind"] == "PyTorchJob"]
+    pod = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["MLFLOW_TRACKING_URI"].startswith("http"), "never the SQLite fallback"
+    claims = {
+        volume["persistentVolumeClaim"]["claimName"]
+        for volume in pod["volumes"]
+        if "persistentVolumeClaim" in volume
+    }
+    shipped = {d["metadata"]["name"]: d for d in documents if d["kind"] == "PersistentVolumeClaim"}
+    assert claims == set(shipped) == {f"{slug}-data", f"{slug}-checkpoints"}
+    for claim in shipped.values():
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "every node mounts them"
+
+
+def test_team_server_database_comes_back_with_the_host(projects: dict[str, Path]) -> None:
+    compose = load(projects[NAMES[0]] / "deploy" / "mlflow" / "compose.yaml")
+    for service in ("postgres", "mlflow"):
+        assert compose["services"][service]["restart"] == "unless-stopped", service
