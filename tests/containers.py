@@ -124,7 +124,9 @@ class Container:
         while not answers(url):
             if not self.running() or time.monotonic() > deadline:
                 state = "exited" if not self.running() else "timed out"
-                raise ServerStartError(f"{self.name} did not answer {url} ({state}):\n{self.logs()}")
+                raise ServerStartError(
+                    f"{self.name} did not answer {url} ({state}):\n{self.logs()}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -142,10 +144,10 @@ class Engine:
     def storage(self) -> list[str]:
         return ["--root", str(self.root), "--runroot", str(self.runroot)]
 
-    def podman(self, *args: str, check: bool = True, timeout: float = 120):  # noqa: ANN201
+    def podman(self, *args: str, check: bool = True, timeout: float = 120):
         return _run(["podman", *self.storage, "--runtime", "runc", *args], timeout, check)
 
-    def buildah(self, *args: str, check: bool = True, timeout: float = 120):  # noqa: ANN201
+    def buildah(self, *args: str, check: bool = True, timeout: float = 120):
         return _run(["buildah", *self.storage, *args], timeout, check)
 
     def exists(self, image: str) -> bool:

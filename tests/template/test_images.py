@@ -160,8 +160,8 @@ def shipped(
         f"{REGISTRY}/{slug}:{TAG}",
         mlflow,
     )
-    sizes = {image: engine.size(image) / 1e6 for image in (mlflow, f"{REGISTRY}/{slug}:{TAG}",
-                                                            f"{REGISTRY}/{slug}-train:{TAG}")}  # fmt: skip
+    images = (mlflow, f"{REGISTRY}/{slug}:{TAG}", f"{REGISTRY}/{slug}-train:{TAG}")
+    sizes = {image: round(engine.size(image) / 1e6) for image in images}
     print(f"\nimage build seconds: {TIMINGS}\nimage sizes (MB): {sizes}")
 
 
@@ -367,16 +367,14 @@ def test_the_training_job_trains_in_its_image_and_registers_a_version(
     # The Secret's keys (secretKeyRef), as the Secret would give them.
     env |= {key: team_server.env()[key] for key, value in env.items() if value is None}
     # What the training operator sets for a one-node job.
-    env |= {"PET_NNODES": "1", "PET_NODE_RANK": "0", "PET_NPROC_PER_NODE": job["spec"]["nprocPerNode"],
-            "PET_MASTER_ADDR": "127.0.0.1", "PET_MASTER_PORT": str(free_port()),
+    env |= {"PET_NNODES": "1", "PET_NODE_RANK": "0", "PET_MASTER_ADDR": "127.0.0.1",
+            "PET_NPROC_PER_NODE": job["spec"]["nprocPerNode"], "PET_MASTER_PORT": str(free_port()),
             "MASTER_ADDR": "127.0.0.1", "WORLD_SIZE": "1", "RANK": "0"}  # fmt: skip
     options = pod_options(pod, container, tmp_path)
     options += [f"--env={key}={value}" for key, value in env.items()]
     options += ["--entrypoint", container["command"][0]]
     started = time.monotonic()
-    done = engine.run(
-        shipped.train, *container["command"][1:], *container["args"], options=options
-    )
+    done = engine.run(shipped.train, *container["command"][1:], *container["args"], options=options)
     TIMINGS["training job"] = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     from mlflow import MlflowClient

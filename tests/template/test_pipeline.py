@@ -11,7 +11,6 @@ gates against the champion evaluated on the new split. Training is kept to a few
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,9 +21,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, run
+from tests.conftest import run
 from tests.template.conftest import SHARED_ENV, editable_location, make, render
-from tests.template.kfp import kfp_venv, run_compiled
+from tests.template.kfp import run_compiled
 
 pytestmark = [pytest.mark.slow]
 

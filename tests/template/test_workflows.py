@@ -10,8 +10,8 @@ steps the generated-project tests run.
 
 from __future__ import annotations
 
-import json
 import fnmatch
+import json
 import re
 import shlex
 import subprocess
