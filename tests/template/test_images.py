@@ -489,7 +489,7 @@ def test_the_serving_image_serves_the_champion_read_only_as_its_user(
         np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(served.argmax(axis=1), expected.argmax(axis=1))
         # The image's own HEALTHCHECK (kept: Docker's format), run in the container.
-        check = engine.inspect(shipped.serve)["Config"]["Healthcheck"]["Test"]
+        check = engine.inspect(shipped.serve)["Healthcheck"]["Test"]
         assert check[0] == "CMD", check
         done = server.exec(*check[1:])
         assert done.returncode == 0, done.stderr
