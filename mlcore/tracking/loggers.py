@@ -10,7 +10,6 @@ import logging
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -65,9 +64,11 @@ def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
 def describe_logger(logger: Logger) -> list[str]:
     """Where a logger wrote, and for MLflow the run and the command that shows it."""
     if is_mlflow(logger):
-        uri = absolute_sqlite(logger._tracking_uri or _default_tracking_uri())
+        client = logger.experiment
+        uri = tracking_uri_of(logger)
+        experiment = client.get_experiment(logger.experiment_id).name
         return [
-            f"MLflow run {logger.run_id} in experiment '{logger._experiment_name}'",
+            f"MLflow run {logger.run_id} in experiment '{experiment}'",
             f"MLflow tracking store: {uri}",
             # This interpreter by its full path: the hint works without an activated venv.
             f"Browse it: {shlex.quote(sys.executable)} -m mlflow ui --backend-store-uri {uri}",
@@ -76,19 +77,18 @@ def describe_logger(logger: Logger) -> list[str]:
     return [f"{type(logger).__name__} wrote to {where}"]
 
 
-def absolute_sqlite(uri: str) -> str:
-    """`sqlite:///./mlflow.db` as `sqlite:////abs/path/mlflow.db`, usable from any directory."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
-    return uri
+def tracking_uri_of(logger: Any) -> str:
+    """The store an MLflow logger writes to, absolute: mlcore's logger says; Lightning's own sets
+    it as MLflow's tracking URI when it makes its client."""
+    from mlcore.mlflow_store import absolute_sqlite
+
+    uri = getattr(logger, "tracking_uri", None)
+    if not uri:
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
+    return absolute_sqlite(str(uri))
 
 
 def is_mlflow(logger: Any) -> bool:
     return type(logger).__name__ == "MLFlowLogger"
-
-
-def _default_tracking_uri() -> str:
-    import mlflow
-
-    return mlflow.get_tracking_uri()

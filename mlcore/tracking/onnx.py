@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcore.registry.store import ONNX_MAX_DIFF, ONNX_URI  # run tags, copied to the version
+from mlcore.mlflow_store import ONNX_ERROR, ONNX_MAX_DIFF, ONNX_URI
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ONNX_NAME = "model_onnx"  # the ONNX model's name in its run, beside `model`
-ONNX_ERROR = "mlcore.onnx.error"  # why there is no ONNX copy
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 # The tolerance of the equality check: |onnx - torch| <= ATOL + RTOL * |torch|, element-wise.
 RTOL, ATOL = 1e-4, 1e-5
