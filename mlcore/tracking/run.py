@@ -366,7 +366,7 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
             tags[lineage.PARENT_RUN_ID] = parent
         bounded_retries()
         try:
-            _tag_run(mlflow_logger, tags, continued)
+            _tag_run(mlflow_logger, tags)
             if continued:  # resume=auto: the interrupted attempt ended it FAILED
                 mlflow_logger.experiment.update_run(mlflow_logger.run_id, status="RUNNING")
         except Exception as error:
@@ -409,12 +409,8 @@ def _continues_a_run(cfg: Any) -> bool:
     return any(isinstance(spec, dict) and spec.get("run_id") for spec in loggers.values())
 
 
-def _tag_run(logger: Any, tags: Mapping[str, str], continued: bool) -> None:
-    """Give the logger's run these tags: at creation when it has no run yet (one write)."""
-    if not continued:
-        logger.tags = {**tags, **(logger.tags or {})}
-        _ = logger.run_id  # creates the run now, with the tags
-        return
+def _tag_run(logger: Any, tags: Mapping[str, str]) -> None:
+    """Give the logger's run these tags (creating the run if it has none yet)."""
     from mlflow.entities import RunTag
 
     logger.experiment.log_batch(logger.run_id, tags=[RunTag(k, v) for k, v in tags.items()])

@@ -14,10 +14,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlcore.mlflow_store import RETRY_DEFAULTS, bounded_retries
+from mlcore.mlflow_store import client as connect
 from mlcore.registry import Gate, PromotionLockedError, ServerUnavailableError, promote, rollback
 from mlcore.registry.cli import main as registry_main
 from mlcore.registry.lock import HOLDER_TAG, lock_name, promotion_lock
-from mlcore.registry.store import connect
 from mlcore.tracking.run import TrackingSettings
 from mlcore.tracking.server import OutageGuard, TrackingUnavailableError
 from tests.servers import free_port
