@@ -181,7 +181,7 @@ class Catalog:
             raise UnknownDatasetError(name, close, self.source)
         try:
             node = self._config.datasets[name]  # a string entry (`name: uri`) resolves here
-            entry = (
+            entry: Any = (
                 OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
             )
         except Exception as error:  # an unset ${oc.env:...}, a missing key

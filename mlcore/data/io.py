@@ -67,7 +67,7 @@ def save_file(
         raise DataError(f"{name}: {source} is not a file to save")
     expected = dataset.checksum if verify else None
     with open(source, "rb") as stream, storage.atomic_write(dataset, expected) as sink:
-        shutil.copyfileobj(stream, sink, 1 << 20)  # type: ignore[misc]
+        shutil.copyfileobj(stream, sink, 1 << 20)
     return sink.hexdigest()
 
 

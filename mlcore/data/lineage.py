@@ -106,7 +106,7 @@ def record(
 
     from mlcore import mlflow_store
 
-    meta = MetaDataset(
+    meta = MetaDataset(  # type: ignore[abstract]  # MLflow's concrete class, typed abstract
         source=_source(dataset.uri), name=dataset.name, digest=sha256[:DIGEST_LENGTH]
     )
     tags = [InputTag(key=SHA256_TAG, value=sha256)]

@@ -170,8 +170,8 @@ def local_copy(dataset: Dataset) -> str:
             if not path.is_file():
                 raise FileNotFoundError(str(path))
             return str(path)
-        fs, path = cached_fs(dataset)
-        with fs.open(path, "rb") as cached:
+        fs, cached_path = cached_fs(dataset)
+        with fs.open(cached_path, "rb") as cached:
             return str(cached.name)
 
 

@@ -507,7 +507,7 @@ class Checker:
             cfg = compose(job.primary, list(job.overrides), return_hydra_config=True)
         except Exception as error:  # any failure to compose is the finding
             return self._composition_error(job, error)
-        choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+        choices: Any = OmegaConf.to_container(cfg.hydra.runtime.choices)
         assert isinstance(choices, dict)
         assert self.runtime is not None
         self.runtime.config = cfg.hydra
@@ -709,7 +709,7 @@ def _resolution_errors(
     def visit(node: Any, prefix: str) -> Iterator[tuple[str, Any, Exception]]:
         keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
         for key in keys:
-            full = f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}".lstrip(".")
+            full = f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key!s}".lstrip(".")
             if full.startswith("hydra.") and full not in hydra_keys:
                 continue
             try:

@@ -64,7 +64,7 @@ def load_settings(path: str | Path, overrides: Sequence[str]) -> dict[str, Any]:
     if not file.is_file():
         raise ValueError(f"no monitor settings at {file}: pass --config (see configs/monitor.yaml)")
     merged = OmegaConf.merge(OmegaConf.load(file), OmegaConf.from_dotlist(list(overrides)))
-    settings = OmegaConf.to_container(merged, resolve=True)
+    settings: Any = OmegaConf.to_container(merged, resolve=True)
     assert isinstance(settings, dict)
     refuse_unknown_keys(f"{file}", settings, KEYS)
     reference = settings.get("reference") or {}

@@ -16,7 +16,6 @@ from omegaconf import DictConfig, OmegaConf
 
 if TYPE_CHECKING:
     from lightning.pytorch import Trainer
-    from lightning.pytorch.loggers import Logger
 
 # Records keep the name "mlcore.tracking" (what callers filter on), whichever submodule logs them.
 log = logging.getLogger("mlcore.tracking")
@@ -24,7 +23,7 @@ log = logging.getLogger("mlcore.tracking")
 CONFIG_ARTIFACT = "config/config.yaml"
 
 
-def log_config(cfg: DictConfig, loggers: Sequence[Logger], *, continued: bool = False) -> None:
+def log_config(cfg: DictConfig, loggers: Sequence[Any], *, continued: bool = False) -> None:
     """Record the fully resolved run config with every logger.
 
     Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow
@@ -37,8 +36,8 @@ def log_config(cfg: DictConfig, loggers: Sequence[Logger], *, continued: bool = 
         return
     # Hydra's own node (there with compose(return_hydra_config=True)) is dropped before resolving:
     # its interpolations need a running Hydra, and it says nothing about the run.
-    params = OmegaConf.to_container(
-        OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]),
+    params: Any = OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]),
         resolve=True,
         throw_on_missing=False,
     )
@@ -61,7 +60,7 @@ def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
     return lines
 
 
-def describe_logger(logger: Logger) -> list[str]:
+def describe_logger(logger: Any) -> list[str]:
     """Where a logger wrote, and for MLflow the run and the command that shows it."""
     if is_mlflow(logger):
         client = logger.experiment

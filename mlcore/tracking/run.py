@@ -38,7 +38,6 @@ from mlcore.tracking.loggers import is_mlflow, log_config
 from mlcore.tracking.server import OUTAGE_POLICIES, OutageGuard, TrackingUnavailableError
 
 if TYPE_CHECKING:
-    from lightning.pytorch.loggers import Logger
     from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger("mlcore.tracking")
@@ -94,7 +93,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
 
     def __init__(
         self,
-        logger: Logger | None = None,
+        logger: Any = None,
         *,
         tracking: TrackingSettings | None = None,
         registry: RegistrySettings | None = None,
@@ -246,6 +245,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         started = time.perf_counter()
         run_id = self.run_id
         assert run_id is not None
+        assert self.tracking_uri is not None
         mlflow.set_tracking_uri(self.tracking_uri)
         with mlflow.start_run(run_id=run_id, log_system_metrics=False):
             test = inputs.predict_split(model, datamodule, "test")
@@ -326,9 +326,10 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             mlflow.log_dict({"labels": list(range(classes)), "matrix": matrix.tolist()},
                             plots.CONFUSION_MATRIX.replace(".png", ".json"))  # fmt: skip
         client = mlflow.MlflowClient(self.tracking_uri)
-        keys = client.get_run(self.run_id).data.metrics
+        run_id = str(self.run_id)
+        keys = client.get_run(run_id).data.metrics
         histories = {
-            key: [(m.step, m.value) for m in client.get_metric_history(self.run_id, key)]
+            key: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
             for key in keys
             if key.split("/")[0] in ("train", "val")
         }
@@ -337,7 +338,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             mlflow.log_figure(figure, plots.LEARNING_CURVES)
 
 
-def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> TrackedRun:
+def open_run(cfg: Any, loggers: Sequence[Any], trainer: Any = None) -> TrackedRun:
     """Open the MLflow run of a training or evaluation run with its lineage.
 
     Tags the run (before Lightning creates it, in the same call) with its lineage (see
