@@ -362,7 +362,7 @@ def open_run(cfg: Any, loggers: Sequence[Any], trainer: Any = None) -> TrackedRu
     if mlflow_logger is not None:
         root = Path(str(_node(cfg, "paths", {}).get("root_dir") or "."))
         tags = lineage.lineage_tags(root, trainer)
-        tags |= _evaluated_version(_node(cfg, "model_uri"), _node(cfg, "registry"))
+        tags |= _evaluated_version(_node(cfg, "model_uri"))
         if parent:
             tags[lineage.PARENT_RUN_ID] = parent
         bounded_retries()
@@ -390,16 +390,15 @@ def open_run(cfg: Any, loggers: Sequence[Any], trainer: Any = None) -> TrackedRu
     return run
 
 
-def _evaluated_version(model_uri: Any, registry: Any) -> dict[str, str]:
+def _evaluated_version(model_uri: Any) -> dict[str, str]:
     """An evaluation of a registered model names the version it tests (an alias moves)."""
     if not model_uri or not str(model_uri).startswith("models:/"):
         return {}
     from mlcore.registry import store
 
-    tracking_uri = (registry or {}).get("tracking_uri")
     name, ref = store.parse_model_uri(str(model_uri))
-    client = mlflow_store.client(tracking_uri)
-    with mlflow_store.translated(f"resolve {model_uri}", tracking_uri, name):
+    client = mlflow_store.client()  # the registry MLFLOW_TRACKING_URI names, as everywhere
+    with mlflow_store.translated(f"resolve {model_uri}", client.tracking_uri, name):
         found = store.version(client, name, ref)
     return {mlflow_store.EVALUATED_MODEL: name, mlflow_store.EVALUATED_VERSION: str(found.version)}
 
