@@ -63,9 +63,12 @@ def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
 def describe_logger(logger: Any) -> list[str]:
     """Where a logger wrote, and for MLflow the run and the command that shows it."""
     if is_mlflow(logger):
-        client = logger.experiment
         uri = tracking_uri_of(logger)
-        experiment = client.get_experiment(logger.experiment_id).name
+        # mlcore's logger keeps the name; Lightning's is asked (None while a server is down).
+        experiment = getattr(logger, "experiment_name", None)
+        if experiment is None:
+            found = logger.experiment.get_experiment(logger.experiment_id)
+            experiment = found.name if found is not None else logger.experiment_id
         return [
             f"MLflow run {logger.run_id} in experiment '{experiment}'",
             f"MLflow tracking store: {uri}",

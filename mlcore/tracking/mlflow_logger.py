@@ -30,6 +30,7 @@ class MLFlowLogger(LightningMLFlowLogger):
     ) -> None:
         uri = mlflow_store.absolute_sqlite(tracking_uri) if tracking_uri else None
         self.tracking_uri = uri or mlflow_store.tracking_uri()
+        self.experiment_name = experiment_name
         super().__init__(
             experiment_name=experiment_name,
             run_name=run_name,
