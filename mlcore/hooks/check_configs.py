@@ -3,18 +3,16 @@
 Why: Hydra composes lazily. A typo in an interpolation, a defaults list naming an option that does
 not exist or a bad `override` fails only when someone runs that very combination, often on a
 cluster an hour into a queue. This hook composes each primary config (every top-level
-`configs/*.yaml`) as it is, then once per option of each config group (`configs/<group>/*.yaml`),
-with Hydra's own compose API, and resolves every interpolation; a mistake fails the commit instead,
-naming the file, line and key to fix.
+`configs/*.yaml`), then once per option of each config group (`configs/<group>/*.yaml`), with
+Hydra's compose API, and resolves every value. It prints Hydra's or OmegaConf's own error, at the
+file and line found from what they report: the YAML mark, the failing key and its value, the
+defaults entry named in the message.
 
 What only has a value while a job runs is not an error here: `${hydra:...}` (a placeholder stands
 in, after checking that Hydra's config has that key), `${oc.env:NAME}` of an unset variable, `???`
 (a value the command line must give) and resolvers named with `--resolver` (registered by the
 project's code at run time). Groups `hydra/` and `local/` are not iterated: Hydra's own options
-come from plugins, `local/` from each machine.
-
-Only hydra, omegaconf and PyYAML are imported: the hook must stay fast (a fresh project's ~30
-compositions take a few seconds) and never pull in torch.
+come from plugins, `local/` from each machine. Only hydra, omegaconf and PyYAML are imported.
 """
 
 from __future__ import annotations
@@ -44,24 +42,22 @@ from mlcore.hooks._common import (
     walk,
 )
 
-# Config groups whose options are not composed one by one (their files are still parsed).
-SKIPPED_GROUPS = frozenset({"hydra", "local"})
-# Hydra's plugin groups: an option missing there is a plugin this environment lacks, unless it is
-# close to an option that is there (then it is a typo, and reported).
-PLUGIN_GROUPS = frozenset({"hydra/sweeper", "hydra/launcher"})
+SKIPPED_GROUPS = frozenset({"hydra", "local"})  # not composed option by option
 VERSION_BASE = "1.3"
-PACKAGE_HEADER = re.compile(r"^#\s*@package\s+(\S+)")
-# `${a.b}`, a plain reference to another key (not a resolver call).
-SIMPLE_REFERENCE = re.compile(r"\$\{([\w.\[\]-]+)\}")
-# Fewer compositions than this run in this process: forking would not pay.
-MIN_PARALLEL_JOBS = 6
-IN_CONFIG = re.compile(r"^In '([^']+)':\s*")
+REFERENCE = re.compile(r"\$\{([\w.\[\]-]+)\}")  # `${a.b}`, a plain reference to another key
+IN_CONFIG = re.compile(r"^In '([^']+)':\s*")  # how Hydra names the config it was loading
 QUOTED = re.compile(r"'([^']+)'")
-WORD = re.compile(r"[\w/.-]+")
+ENTRY_WORDS = re.compile(r"\b(?:override|optional)\s+|@[^:\s]*")  # around a defaults entry's group
 RAISED = re.compile(r"^\w+ raised while resolving interpolation: ")
+HINTS = {  # what to do, by the name of the error OmegaConf or Hydra raised
+    "InterpolationKeyError": "fix the key it names, or define it",
+    "GrammarParseError": "not a valid ${{...}} interpolation: fix its syntax (a missing `}}` or a "
+    "stray character)",
+    "UnsupportedInterpolationType": "fix the resolver name, or pass --resolver {} if the project "
+    "registers it",
+}
 _ABSENT = object()
-# The checker a forked worker composes with (it inherits it from the parent).
-_WORKER_CHECKER: Checker | None = None
+_WORKER: Checker | None = None  # the checker a forked worker composes with
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -134,136 +130,16 @@ def check(
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One entry of a defaults list, as written."""
-
-    line: int
-    text: str
-    group: str | None = None  # the full group of `group: option` entries (`model`, `model/enc`)
-    option: str | None = None
-    config: str | None = None  # the full name of a plain `- name` entry (`callbacks/early_stop`)
-
-    def selects(self, config_name: str) -> bool:
-        """Whether this entry loads config_name (`group/option`)."""
-        if self.config is not None:
-            return self.config == config_name
-        return self.group is not None and f"{self.group}/{self.option}" == config_name
-
-    def names_group(self, name: str) -> bool:
-        """Whether this entry is about group name (its full name or its last part)."""
-        return self.group is not None and name in (self.group, self.group.rsplit("/", 1)[-1])
-
-
-@dataclass
-class ConfigFile:
-    """A YAML file of the config directory: its config name, package and nodes."""
-
-    name: str  # `train`, `model/mlp`
-    path: Path
-    source: YamlFile | None  # None when it does not parse
-
-    @property
-    def group(self) -> str:
-        return self.name.rpartition("/")[0]
-
-    @property
-    def shown(self) -> str:
-        return display_path(self.path)
-
-    @cached_property
-    def root(self) -> yaml.Node | None:
-        if self.source is None or not self.source.documents:
-            return None
-        return self.source.documents[0]
-
-    @cached_property
-    def package(self) -> str:
-        """Where the file's keys land in the composed config (Hydra's `# @package` rules)."""
-        group_package = self.group.replace("/", ".")
-        header = None
-        for text in self.source.text.splitlines() if self.source else ():
-            if text.strip() and not text.lstrip().startswith("#"):
-                break
-            if match := PACKAGE_HEADER.match(text.strip()):
-                header = match.group(1)
-        if header is None:
-            return group_package
-        parts = []
-        for part in header.split("."):
-            if part == "_group_":
-                parts.append(group_package)
-            elif part == "_name_":
-                parts.append(self.name.rpartition("/")[2])
-            elif part != "_global_":
-                parts.append(part)
-        return ".".join(part for part in parts if part)
-
-    @cached_property
-    def leaves(self) -> dict[str, yaml.Node]:
-        """Each key the file sets (relative to its package) and its value node; not `defaults`."""
-        if not isinstance(self.root, yaml.MappingNode):
-            return {}
-        keys: dict[str, yaml.Node] = {}
-        for key, _, node in walk(self.root):
-            if key and key != "defaults" and not key.startswith(("defaults.", "defaults[")):
-                keys.setdefault(key, node)
-        return keys
-
-    @cached_property
-    def defaults(self) -> list[Entry]:
-        """The file's defaults list, with full group and config names."""
-        if not isinstance(self.root, yaml.MappingNode):
-            return []
-        for key, value in self.root.value:
-            if getattr(key, "value", None) == "defaults" and isinstance(value, yaml.SequenceNode):
-                return [self._entry(item) for item in value.value]
-        return []
-
-    @property
-    def defaults_line(self) -> int | None:
-        """The line of the `defaults` key, if the file has one."""
-        if isinstance(self.root, yaml.MappingNode):
-            for key, _ in self.root.value:
-                if getattr(key, "value", None) == "defaults":
-                    return line_of(key)
-        return None
-
-    def _entry(self, item: yaml.Node) -> Entry:
-        if isinstance(item, yaml.ScalarNode):
-            return Entry(line_of(item), item.value, config=self._full(item.value))
-        if isinstance(item, yaml.MappingNode) and len(item.value) == 1:
-            key, value = item.value[0]
-            written = str(getattr(key, "value", ""))
-            option = value.value if isinstance(value, yaml.ScalarNode) else None
-            group = written.split()[-1].split("@")[0] if written.split() else ""
-            return Entry(
-                line_of(item), f"{written}: {option}", group=self._full(group), option=option
-            )
-        return Entry(line_of(item), "?")
-
-    def _full(self, name: str) -> str:
-        """A group or config name as written in this file, made absolute."""
-        if name.startswith("/") or not self.group:
-            return name.lstrip("/")
-        return f"{self.group}/{name}"
-
-    def local_key(self, full_key: str) -> str | None:
-        """full_key relative to this file's package, or None if the file cannot set it."""
-        if not self.package:
-            return full_key
-        if full_key.startswith(self.package + "."):
-            return full_key[len(self.package) + 1 :]
-        return None
-
-
-@dataclass(frozen=True)
 class Job:
-    """One composition: a primary config with group overrides, done to check `subject`."""
+    """One composition: a primary config, with at most one group override (`[+]group=option`)."""
 
     primary: str
     overrides: tuple[str, ...] = ()
-    subject: str = ""  # the config whose check this is: an option (`logger/csv`) or the primary
-    appended: bool = False  # `+group=option` of a group no primary selects
+
+    @property
+    def subject(self) -> str:
+        """The config this composition checks: the option it selects, else the primary."""
+        return self.overrides[0].lstrip("+").replace("=", "/") if self.overrides else self.primary
 
     def describe(self) -> str:
         with_overrides = f" with {' '.join(self.overrides)}" if self.overrides else ""
@@ -272,21 +148,18 @@ class Job:
 
 @dataclass
 class Outcome:
-    """What a composition found, and the group choices it made (None when it did not compose)."""
+    """What a composition found, and Hydra's group choices (None when it did not compose)."""
 
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    choices: dict[str, str | None] | None = None
+    choices: dict[str, Any] | None = None
 
 
 class HydraRuntime:
-    """Stands in for Hydra's `${hydra:...}` resolver: that config only exists while a job runs.
+    """Stands in for `${hydra:...}` (Hydra's config exists only while a job runs), checking that
+    the key is in Hydra's config so `${hydra:runtime.outptu_dir}` fails."""
 
-    It still checks that Hydra's config has the key, so `${hydra:runtime.outptu_dir}` fails.
-    """
-
-    def __init__(self) -> None:
-        self.config: Any = None
+    config: Any = None
 
     def resolve(self, path: str) -> str:
         from omegaconf import OmegaConf
@@ -297,7 +170,7 @@ class HydraRuntime:
             except Exception:  # the key exists: `???` until the job runs, or resolved later
                 found = None
             if found is _ABSENT:
-                raise KeyError(f"Hydra's config has no key '{path}'")
+                raise ValueError(f"Hydra's config has no key '{path}'")
         return f"<hydra:{path}>"
 
 
@@ -312,19 +185,18 @@ def _env_or_placeholder(key: str, *default: Any) -> Any:
 
 
 @contextmanager
-def check_time_resolvers(custom: Sequence[str]) -> Iterator[HydraRuntime]:
+def check_time_resolvers(runtime: HydraRuntime, custom: Sequence[str]) -> Iterator[None]:
     """Swap in resolvers for what exists only at run time; put Hydra's and OmegaConf's back."""
     from hydra.core.utils import setup_globals
     from omegaconf import OmegaConf
     from omegaconf.resolvers import oc
 
-    runtime = HydraRuntime()
     OmegaConf.register_new_resolver("hydra", runtime.resolve, replace=True)
     OmegaConf.register_new_resolver("oc.env", _env_or_placeholder, replace=True)
     for name in custom:
-        OmegaConf.register_new_resolver(name, _placeholder(name), replace=True)
+        OmegaConf.register_new_resolver(name, lambda *a, n=name: f"<{n}:{a}>", replace=True)
     try:
-        yield runtime
+        yield
     finally:
         setup_globals()  # Hydra's own `hydra`, `now` and `python_version` resolvers
         OmegaConf.register_new_resolver("oc.env", oc.env, replace=True)
@@ -332,171 +204,85 @@ def check_time_resolvers(custom: Sequence[str]) -> Iterator[HydraRuntime]:
             OmegaConf.clear_resolver(name)
 
 
-def _placeholder(name: str) -> Callable[..., str]:
-    return lambda *args: f"<{name}:{','.join(map(str, args))}>"
-
-
 class Checker:
     """Composes the configs of one directory and turns Hydra's errors into problems."""
 
     def __init__(self, config_dir: Path, resolvers: Sequence[str] = ()) -> None:
-        self.config_dir = config_dir
-        self.resolvers = tuple(resolvers)
+        self.config_dir, self.resolvers, self.runtime = config_dir, tuple(resolvers), HydraRuntime()
         self.problems: list[Problem] = []
-        self.files: dict[str, ConfigFile] = {}
+        self.files: dict[str, YamlFile] = {}  # config name (`model/mlp`) -> its parsed file
         for path in sorted(config_dir.rglob("*.yaml")):
             name = path.relative_to(config_dir).with_suffix("").as_posix()
             try:
-                source: YamlFile | None = YamlFile.read(path)
+                self.files[name] = YamlFile.read(path)
             except yaml.YAMLError as error:
-                source = None
+                self.files[name] = YamlFile(path, "", [])
                 self.problems.append(syntax_problem(path, error))
-            self.files[name] = ConfigFile(name, path, source)
-            self.problems.extend(self._grammar_problems(self.files[name]))
-        self.runtime: HydraRuntime | None = None
-
-    @property
-    def groups(self) -> dict[str, list[str]]:
-        """Each config group (not hydra/ or local/) and its options."""
-        groups: dict[str, list[str]] = {}
+        self.groups: dict[str, list[str]] = {}  # each group (not hydra/ or local/): its options
         for name in self.files:
             group, _, option = name.rpartition("/")
             if group and group.split("/")[0] not in SKIPPED_GROUPS:
-                groups.setdefault(group, []).append(option)
-        return groups
+                self.groups.setdefault(group, []).append(option)
 
     def run(self, config_names: Sequence[str] | None, jobs: int | None = None) -> list[Problem]:
-        """Compose each primary config, then once per option of each group.
-
-        The option compositions (most of the time) run in `jobs` forked processes.
-        """
+        """Compose each primary, then each option of the groups it selects (`group=option`), then
+        each option of a group none selects (`+group=option`: fine if one primary composes it)."""
         from hydra import initialize_config_dir
 
+        where = display_path(self.config_dir)
         names = [name.removesuffix(".yaml") for name in config_names or ()]
-        names = names or [name for name in self.files if "/" not in name]
-        if not names:
-            self.problems.append(
-                Problem(
-                    display_path(self.config_dir),
-                    None,
-                    "no primary config (a top-level *.yaml) to compose",
-                    "add one, or name it with --config-name",
-                )
-            )
-        primaries = []
+        primaries = [n for n in names or self.files if n in self.files and (names or "/" not in n)]
         for name in names:
-            if name in self.files:
-                primaries.append(name)
-            else:
-                self.problems.append(
-                    Problem(
-                        display_path(self.config_dir),
-                        None,
-                        f"--config-name {name}: no {name}.yaml in the config directory",
-                        "fix the name",
-                    )
-                )
+            if name not in self.files:
+                message = f"--config-name {name}: no {name}.yaml in the config directory"
+                self.problems.append(Problem(where, None, message, "fix the name"))
+        if not names and not primaries:
+            message, hint = "no primary config (a top-level *.yaml) to compose", "add one, or "
+            self.problems.append(Problem(where, None, message, hint + "name it with --config-name"))
         estimate = len(primaries) * (1 + sum(map(len, self.groups.values())))
         with (
             initialize_config_dir(str(self.config_dir.resolve()), version_base=VERSION_BASE),
-            check_time_resolvers(self.resolvers) as self.runtime,
-            self._composer(jobs, estimate) as compose_all,
+            check_time_resolvers(self.runtime, self.resolvers),
+            _composer(self, jobs, estimate) as compose_all,
         ):
-            outcomes = compose_all([Job(primary, subject=primary) for primary in primaries])
+            outcomes = compose_all([Job(primary) for primary in primaries])
             chosen = {
-                # A primary that did not compose: its own defaults list says which groups.
-                primary: outcome.choices
-                or {e.group: e.option for e in self.files[primary].defaults if e.group}
-                for primary, outcome in zip(primaries, outcomes, strict=True)
+                p: o.choices
+                for p, o in zip(primaries, outcomes, strict=True)
+                if o.choices is not None
             }
-            option_jobs = self._option_jobs(chosen, orphans=all(o.choices for o in outcomes))
-            base_errors = {
-                primary: {problem.message for problem in outcome.problems}
-                for primary, outcome in zip(primaries, outcomes, strict=True)
-                if outcome.choices is None
+            owned = {group for choices in chosen.values() for group in choices} | {
+                names[0]
+                for top in self.files
+                if "/" not in top
+                for *_, names in self._defaults(top)
             }
-            composed_somewhere = set()
-            appended: dict[str, list[Outcome]] = {}
-            for job, outcome in zip(option_jobs, compose_all(option_jobs), strict=True):
-                # A primary that does not compose fails each of its options the same way.
-                repeated = base_errors.get(job.primary, set())
-                outcome.problems = [p for p in outcome.problems if p.message not in repeated]
-                if not job.appended:
-                    outcomes.append(outcome)
-                elif not outcome.problems:
-                    composed_somewhere.add(job.subject)
-                else:
-                    appended.setdefault(job.subject, []).append(outcome)
-            # A group no primary selects is fine if it composes with one of them.
-            outcomes += [
-                found[0] for subject, found in appended.items() if subject not in composed_somewhere
+            selected = [
+                Job(primary, (f"{group}={option}",))
+                for primary, choices in chosen.items()
+                for group, options in self.groups.items()
+                if group in choices
+                for option in options
+                if option != choices[group]
             ]
-        notes: list[str] = []
-        for outcome in outcomes:
-            self.problems.extend(outcome.problems)
-            notes.extend(note for note in outcome.notes if note not in notes)
-        for note in notes:
-            print(note, file=sys.stderr)
-        return self.problems
-
-    def _option_jobs(self, chosen: dict[str, dict[str, Any]], orphans: bool) -> list[Job]:
-        """One composition per primary and option of each group the primary selects.
-
-        The option the primary's defaults choose is what composing the primary checked. With
-        orphans, a group that no top-level config's defaults list names and no composed primary
-        selects is appended (`+group=option`) to each primary (not when a primary failed: its
-        groups are then unknown).
-        """
-        jobs = []
-        for primary, choices in chosen.items():
-            for group, options in self.groups.items():
-                jobs += [
-                    Job(primary, (f"{group}={option}",), f"{group}/{option}")
-                    for option in options
-                    if group in choices and option != choices[group]
-                ]
-        owned = {group for choices in chosen.values() for group in choices}
-        owned |= {
-            entry.group
-            for name, config in self.files.items()
-            if "/" not in name
-            for entry in config.defaults
-            if entry.group
-        }
-        for group, options in self.groups.items():
-            if group not in owned and orphans:
-                jobs += [
-                    Job(primary, (f"+{group}={option}",), f"{group}/{option}", appended=True)
-                    for option in options
-                    for primary in chosen
-                ]
-        return jobs
-
-    @contextmanager
-    def _composer(
-        self, workers: int | None, estimate: int
-    ) -> Iterator[Callable[[list[Job]], list[Outcome]]]:
-        """A function that composes jobs in order: in forked processes where enough are expected.
-
-        Hydra takes ~0.15 s a composition, nearly all of it CPU; a fork inherits the imported
-        modules and the initialised Hydra, so a worker costs milliseconds to start.
-        """
-        global _WORKER_CHECKER
-
-        workers = min(workers or _cpu_count(), estimate)
-        if workers < 2 or estimate < MIN_PARALLEL_JOBS or "fork" not in _start_methods():
-            yield lambda jobs: [self.compose(job) for job in jobs]
-            return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        _WORKER_CHECKER = self
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                yield lambda jobs: list(pool.map(_compose_in_worker, jobs))
-        finally:
-            _WORKER_CHECKER = None
+            appended = [
+                Job(primary, (f"+{group}={option}",))
+                for group, options in self.groups.items()
+                if group not in owned and len(chosen) == len(primaries)
+                for option in options
+                for primary in chosen
+            ]
+            results = compose_all(selected + appended)
+            outcomes += results[: len(selected)]
+            failed: dict[str, Outcome] = {}  # an appended option: what its first composition found
+            for job, outcome in zip(appended, results[len(selected) :], strict=True):
+                failed.setdefault(job.subject, outcome)
+                if not outcome.problems:
+                    failed[job.subject] = Outcome()  # it composes with this primary
+            outcomes += failed.values()
+        notes = dict.fromkeys(note for outcome in outcomes for note in outcome.notes)
+        print(*notes, sep="\n", file=sys.stderr, end="\n" if notes else "")
+        return self.problems + [problem for outcome in outcomes for problem in outcome.problems]
 
     def compose(self, job: Job) -> Outcome:
         """Compose one job with Hydra and resolve every value of the result."""
@@ -506,203 +292,126 @@ class Checker:
         try:
             cfg = compose(job.primary, list(job.overrides), return_hydra_config=True)
         except Exception as error:  # any failure to compose is the finding
-            return self._composition_error(job, error)
+            return self._failure(job, error)
         choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
         assert isinstance(choices, dict)
-        assert self.runtime is not None
+        loaded = {job.primary, job.subject, *(f"{g}/{o}" for g, o in choices.items() if o)}
         self.runtime.config = cfg.hydra
         try:
-            problems = list(self._unresolved(job, cfg, choices))
+            errors = list(_resolution_errors(cfg))
         finally:
             self.runtime.config = None
-        return Outcome(problems=problems, choices=choices)
-
-    # -- values that do not resolve ----------------------------------------------------------
-
-    @cached_property
-    def hydra_keys(self) -> frozenset[str]:
-        """The keys under `hydra` that the project's files set (with the mappings around them).
-
-        Only these of Hydra's config are resolved: the rest is Hydra's own.
-        """
-        return frozenset(
-            full
-            for config in self.files.values()
-            for full in (_full_key(config, local) for local in config.leaves)
-            if full.startswith("hydra.")
-        )
-
-    def _unresolved(self, job: Job, cfg: Any, choices: dict[str, Any]) -> Iterator[Problem]:
-        errors = list(_resolution_errors(cfg, self.hydra_keys))
         failed = {key for key, _, _ in errors}
-        in_job = self._files_in(job, choices)
-        for key, raw, error in errors:
+        problems = [
             # A key that only refers to a broken one fails too: report the one with the mistake.
-            if any(ref in failed for ref in SIMPLE_REFERENCE.findall(str(raw))):
-                continue
-            config, line = self._locate(key, raw, job, in_job)
-            message, hint = _describe_resolution(key, raw, error)
-            yield Problem(config.shown, line, message, hint, job.describe())
+            self._problem(job, error, f"{key}: {raw}", self.locate(key, raw, job, loaded))
+            for key, raw, error in errors
+            if not any(ref in failed for ref in REFERENCE.findall(str(raw)))
+        ]
+        return Outcome(problems, choices=choices)
 
-    def _files_in(self, job: Job, choices: dict[str, Any]) -> set[str]:
-        """The configs a composition loaded, as far as defaults lists tell."""
-        names = {job.primary, job.subject}
-        names |= {f"{group}/{option}" for group, option in choices.items() if option}
-        pending = list(names)
-        while pending:
-            config = self.files.get(pending.pop())
-            for entry in config.defaults if config else ():
-                name = entry.config or (entry.group and f"{entry.group}/{entry.option}")
-                if name and name not in names:
-                    names.add(name)
-                    pending.append(name)
-        return names
-
-    def _locate(
-        self, key: str, raw: Any, job: Job, in_job: set[str]
-    ) -> tuple[ConfigFile, int | None]:
-        """The file and line that set key to raw: in the composition first, then any file."""
-        best: tuple[tuple[bool, bool, bool], ConfigFile, int] | None = None
-        for config in self.files.values():
-            local = config.local_key(key)
-            node = config.leaves.get(local) if local is not None else None
-            if node is None:
-                continue
-            exact = isinstance(node, yaml.ScalarNode) and node.value == str(raw)
-            rank = (config.name in in_job, exact, config.name == job.subject)
-            if best is None or rank > best[0]:
-                best = (rank, config, line_of(node))
-        if best is not None:
-            return best[1], best[2]
-        return self.files[job.subject or job.primary], None
-
-    # -- compositions that fail --------------------------------------------------------------
-
-    def _composition_error(self, job: Job, error: Exception) -> Outcome:
+    def _failure(self, job: Job, error: Exception) -> Outcome:
+        """A composition Hydra refused: its error, at the YAML mark, key or defaults entry."""
         from hydra.errors import MissingConfigException
-        from omegaconf.errors import GrammarParseError, OmegaConfBaseException
 
-        context = job.describe()
-        cause = error.__cause__ or error.__context__
-        if isinstance(error, yaml.YAMLError):
-            return Outcome([syntax_problem(self._marked_file(error), error)])
-        if isinstance(cause, GrammarParseError) or isinstance(error, GrammarParseError):
-            found = [p for name in self.files for p in self._grammar_problems(self.files[name])]
-            if found:
-                return Outcome(found)
+        chain = [error]
+        while (cause := chain[-1].__cause__ or chain[-1].__context__) and len(chain) < 9:
+            chain.append(cause)
+        marked = next((e for e in chain if isinstance(e, yaml.MarkedYAMLError)), None)
+        if marked is not None and marked.problem_mark is not None:
+            return Outcome([syntax_problem(Path(marked.problem_mark.name), marked)])
+        keyed = next((e for e in chain if getattr(e, "full_key", None)), None)
+        if keyed is not None:
+            value = getattr(keyed, "value", None)
+            located = self.locate(str(keyed.full_key), value, job, set())
+            return Outcome([self._problem(job, keyed, f"{keyed.full_key}: {value}", located)])
+        text = next((line for e in chain if (line := _first_line(e))), type(error).__name__)
+        in_config, text = (m[1], text[m.end() :]) if (m := IN_CONFIG.match(text)) else (None, text)
+        needles, hint = QUOTED.findall(text) + text.split()[:1], "fix the defaults list"
         if isinstance(error, MissingConfigException):
-            return self._missing_config(job, error)
-        text = _first_line(error) or (_first_line(cause) if cause else "") or type(error).__name__
-        in_config = None
-        if match := IN_CONFIG.match(text):
-            in_config, text = match.group(1), text[match.end() :]
-        key = getattr(error, "full_key", None) or getattr(cause, "full_key", None)
-        if key and isinstance(error, OmegaConfBaseException):
-            config, line = self._locate(str(key), None, job, set())
-            problem = Problem(config.shown, line, f"{key}: {text}", "fix the value", context)
-            return Outcome([problem])
-        names = QUOTED.findall(text) + WORD.findall(text)
-        if in_config is None:
-            in_config = next((name for name in names if name in self.files), None)
-        config, entry = self._find_entry(
-            job, in_config, lambda e: e.text in names or any(e.names_group(n) for n in names)
-        )
-        where = f"defaults: {entry.text}: " if entry else ""
-        hint = "fix the defaults list"
-        if "appears more than once" in text:
+            missing, options = str(error.missing_cfg_file), list(error.options or [])
+            if missing.startswith("hydra/") and not difflib.get_close_matches(
+                missing.rpartition("/")[2], options, cutoff=0.75
+            ):
+                return Outcome(
+                    notes=[
+                        f"note: {self._shown(job.subject)}: skipped, needs '{missing}' from a "
+                        "Hydra plugin that is not installed here (install it, or add it to the "
+                        "hook's additional_dependencies)"
+                    ]
+                )
+            needles = [missing]
+            text += f" (available: {', '.join(options)})" if options else ""
+            hint = f"fix the option name or add {display_path(self.config_dir)}/{missing}.yaml"
+        elif "appears more than once" in text:
             hint = "to replace another config's choice write `override /<group>: <option>`"
         elif "Could not override" in text:
             hint = "fix the group name; `override` only replaces a group the defaults list has"
-        line = entry.line if entry else config.defaults_line
-        return Outcome([Problem(config.shown, line, where + text, hint, context)])
+        name, line, entry = self._entry([job.subject, in_config, job.primary], needles)
+        message = f"defaults: {entry}: {text}" if entry else text
+        return Outcome([Problem(self._shown(name), line, message, hint, job.describe())])
 
-    def _missing_config(self, job: Job, error: Any) -> Outcome:
-        """A defaults list (or `override`) names a config that does not exist."""
-        missing = str(error.missing_cfg_file or "")
-        options = list(error.options or [])
-        group = missing.rpartition("/")[0]
-        option = missing.rpartition("/")[2]
-        if group in PLUGIN_GROUPS and not difflib.get_close_matches(option, options, cutoff=0.75):
-            subject = self.files.get(job.subject) or self.files[job.primary]
-            return Outcome(
-                notes=[
-                    f"note: {subject.shown}: skipped, needs '{missing}' from a Hydra plugin that "
-                    "is not installed here (install it, or add it to the hook's "
-                    "additional_dependencies)"
-                ]
-            )
-        match = IN_CONFIG.match(_first_line(error))
-        config, entry = self._find_entry(
-            job, match.group(1) if match else None, lambda e: e.selects(missing)
-        )
-        available = f" (available: {', '.join(options)})" if options else ""
-        where = f"defaults: {entry.text}: " if entry else ""
-        return Outcome(
-            [
-                Problem(
-                    config.shown,
-                    entry.line if entry else None,
-                    f"{where}no config '{missing}'{available}",
-                    f"fix the option name or add {display_path(self.config_dir)}/{missing}.yaml",
-                    job.describe(),
-                )
-            ]
-        )
+    def _problem(
+        self, job: Job, error: Exception, what: str, at: tuple[str, int | None]
+    ) -> Problem:
+        text = RAISED.sub("", _first_line(error))
+        hint = HINTS.get(type(error).__name__, "fix the value").format(text.rpartition(" ")[2])
+        return Problem(self._shown(at[0]), at[1], f"{what}: {text}", hint, job.describe())
 
-    def _marked_file(self, error: yaml.YAMLError) -> Path:
-        """The config file a YAML error from Hydra's loader points at."""
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        name = getattr(mark, "name", None)
-        if name is None:
-            return self.config_dir
-        resolved = Path(name).resolve()
-        return next((c.path for c in self.files.values() if c.path.resolve() == resolved), resolved)
+    def _shown(self, name: str) -> str:
+        return display_path(self.files[name].path if name in self.files else self.config_dir)
 
-    def _find_entry(
-        self, job: Job, in_config: str | None, wanted: Callable[[Entry], bool]
-    ) -> tuple[ConfigFile, Entry | None]:
-        """The defaults entry a composition error is about: in the config under test first
-        (its `override`s), then the config Hydra named, the primary, and any other file."""
-        order = [job.subject, in_config, job.primary, *self.files]
-        for name in dict.fromkeys(name for name in order if name in self.files):
-            config = self.files[name]
-            for entry in config.defaults:
-                if wanted(entry):
-                    return config, entry
-        fallback = in_config if in_config in self.files else job.subject or job.primary
-        return self.files.get(fallback, self.files[job.primary]), None
+    @cached_property
+    def leaves(self) -> list[tuple[str, str, str | None, int]]:
+        """(config name, key as written, scalar value, line) of every value the files set."""
+        return [
+            (name, key, getattr(node, "value", None), line_of(node))
+            for name, source in self.files.items()
+            for document in source.documents[:1]
+            for key, _, node in walk(document)
+            if key and not key.startswith(("defaults.", "defaults["))
+        ]
 
-    def _grammar_problems(self, config: ConfigFile) -> list[Problem]:
-        """Values whose `${...}` OmegaConf cannot parse (Hydra fails the whole load on them)."""
-        from omegaconf import OmegaConf
-        from omegaconf.errors import GrammarParseError
+    def locate(self, key: str, value: Any, job: Job, loaded: set[str]) -> tuple[str, int | None]:
+        """The file and line that set key (OmegaConf's full key, or the key in its file): a file
+        setting the same value first, then one this composition loaded, then the longest match."""
+        found = [
+            (str(value) == written, name in loaded, name == job.subject, len(local), name, line)
+            for name, local, written, line in self.leaves
+            if key == local or key.endswith("." + local)
+        ]
+        best = max(found, default=None)
+        return (best[-2], best[-1]) if best else (job.subject, None)
 
-        problems = []
-        for key, node in config.leaves.items():
-            if isinstance(node, yaml.ScalarNode) and "${" in node.value:
-                try:
-                    OmegaConf.create({"value": node.value})
-                except GrammarParseError as error:
-                    problems.append(
-                        Problem(
-                            config.shown,
-                            line_of(node),
-                            f"{_full_key(config, key)}: {node.value}: not a valid interpolation "
-                            f"({_first_line(error)})",
-                            "fix the ${...} syntax (a missing `}` or a stray character)",
-                        )
-                    )
-        return problems
+    def _entry(
+        self, order: Sequence[str | None], needles: Sequence[str]
+    ) -> tuple[str, int | None, str | None]:
+        """The first defaults entry naming one of needles (a group or `group/option`): in the
+        configs of order first, then in any file."""
+        names = [name for name in dict.fromkeys([*order, *self.files]) if name in self.files]
+        for name in names:
+            for line, text, written in self._defaults(name):
+                if any(n == w or n.endswith("/" + w) for n in needles for w in written):
+                    return name, line, text
+        return names[0], None, None
+
+    def _defaults(self, name: str) -> Iterator[tuple[int, str, tuple[str, ...]]]:
+        """(line, text, (group, `group/option`) or (config,)) of each entry of a defaults list."""
+        root = next(iter(self.files[name].documents), None)
+        for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
+            if key.value == "defaults" and isinstance(value, yaml.SequenceNode):
+                for item in value.value:
+                    if not isinstance(item, yaml.MappingNode):
+                        yield line_of(item), str(item.value), (str(item.value).strip("/"),)
+                        continue
+                    text = ", ".join(f"{k.value}: {getattr(v, 'value', v)}" for k, v in item.value)
+                    group, _, option = (p.strip() for p in ENTRY_WORDS.sub("", text).partition(":"))
+                    yield line_of(item), text, (group.strip("/"), f"{group}/{option}".strip("/"))
 
 
-def _resolution_errors(
-    cfg: Any, hydra_keys: frozenset[str]
-) -> Iterator[tuple[str, Any, Exception]]:
-    """(full key, raw value, error) for each value of cfg that does not resolve.
-
-    Values the command line must still give (`???`) and interpolations of them are fine. Under
-    `hydra`, only hydra_keys are visited.
-    """
+def _resolution_errors(cfg: Any) -> Iterator[tuple[str, Any, Exception]]:
+    """(full key, raw value, error) for each value of cfg that does not resolve; values the
+    command line must still give (`???`) and interpolations of them are fine."""
     from omegaconf import DictConfig, ListConfig, OmegaConf
     from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
@@ -710,15 +419,12 @@ def _resolution_errors(
         keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
         for key in keys:
             full = f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}".lstrip(".")
-            if full.startswith("hydra.") and full not in hydra_keys:
-                continue
             try:
                 value = node[key]
             except (MissingMandatoryValue, InterpolationToMissingValueError):
                 continue
             except Exception as error:  # every other failure to resolve is a finding
-                raw = OmegaConf.to_container(node, resolve=False)
-                yield full, raw[key], error  # type: ignore[index]
+                yield full, OmegaConf.to_container(node, resolve=False)[key], error  # type: ignore[index]
                 continue
             if isinstance(value, DictConfig | ListConfig):
                 yield from visit(value, full)
@@ -726,60 +432,38 @@ def _resolution_errors(
     yield from visit(cfg, "")
 
 
-def _describe_resolution(key: str, raw: Any, error: Exception) -> tuple[str, str]:
-    """The message and the fix for a value that does not resolve."""
-    from omegaconf.errors import InterpolationKeyError, UnsupportedInterpolationType
-
-    if isinstance(error, InterpolationKeyError):
-        missing = _missing_key(error)
-        if str(raw) == f"${{{missing}}}":
-            return f"{key}: interpolation {raw} not found", "fix the key it names, or define it"
-        return (
-            f"{key}: interpolation {raw}: key '{missing}' not found",
-            "fix the key it names, or define it",
-        )
-    if isinstance(error, UnsupportedInterpolationType):
-        resolver = _first_line(error).rsplit(" ", 1)[-1]
-        return (
-            f"{key}: {raw}: unknown resolver '{resolver}'",
-            f"fix the resolver name, or pass --resolver {resolver} if the project registers it",
-        )
-    detail = RAISED.sub("", _first_line(error))
-    if len(detail) > 1 and detail[0] == detail[-1] == '"':  # a KeyError's quoted message
-        detail = detail[1:-1]
-    return f"{key}: {raw}: {detail}", "fix the value"
-
-
-def _missing_key(error: Exception) -> str | None:
-    match = QUOTED.search(_first_line(error))
-    return match.group(1) if match else None
-
-
-def _first_line(error: BaseException | None) -> str:
+def _first_line(error: BaseException) -> str:
     """An error's message without OmegaConf's `full_key:`/`object_type=` trailer."""
-    text = str(error or "").strip()
-    return text.splitlines()[0].strip() if text else ""
+    return next(iter(str(error).strip().splitlines()), "").strip().strip('"')
 
 
-def _full_key(config: ConfigFile, local: str) -> str:
-    return f"{config.package}.{local}" if config.package else local
+@contextmanager
+def _composer(checker: Checker, jobs: int | None, estimate: int) -> Iterator[Callable[..., list]]:
+    """A function composing jobs in order: in forked workers, which inherit the imported modules
+    and the initialised Hydra, where there are CPUs and enough jobs for them to pay."""
+    import multiprocessing
+    import os
+
+    global _WORKER
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(jobs or cpus or 1, estimate // 3)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda jobs: [checker.compose(job) for job in jobs]
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    _WORKER = checker
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield lambda jobs: list(pool.map(_compose_in_worker, jobs))
+    finally:
+        _WORKER = None
 
 
 def _compose_in_worker(job: Job) -> Outcome:
-    assert _WORKER_CHECKER is not None
-    return _WORKER_CHECKER.compose(job)
+    assert _WORKER is not None
+    return _WORKER.compose(job)
 
 
-def _cpu_count() -> int:
-    """CPUs this process may use (a container's limit, not the machine's)."""
-    import os
-
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _start_methods() -> list[str]:
-    import multiprocessing
-
-    return multiprocessing.get_all_start_methods()
+if __name__ == "__main__":
+    sys.exit(main())
