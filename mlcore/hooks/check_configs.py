@@ -3,16 +3,14 @@
 Why: Hydra composes lazily. A typo in an interpolation, a defaults list naming an option that does
 not exist or a bad `override` fails only when someone runs that very combination, often on a
 cluster an hour into a queue. This hook composes each primary config (every top-level
-`configs/*.yaml`), then once per option of each config group (`configs/<group>/*.yaml`), with
-Hydra's compose API, and resolves every value. It prints Hydra's or OmegaConf's own error, at the
-file and line found from what they report: the YAML mark, the failing key and its value, the
-defaults entry named in the message.
+`configs/*.yaml`), then once per option of each config group, with Hydra's compose API, and
+resolves every value. It prints Hydra's or OmegaConf's own error at the file and line that what
+they report points to: the YAML mark, the failing key and its value, the defaults entry named.
 
-What only has a value while a job runs is not an error here: `${hydra:...}` (a placeholder stands
-in, after checking that Hydra's config has that key), `${oc.env:NAME}` of an unset variable, `???`
-(a value the command line must give) and resolvers named with `--resolver` (registered by the
-project's code at run time). Groups `hydra/` and `local/` are not iterated: Hydra's own options
-come from plugins, `local/` from each machine. Only hydra, omegaconf and PyYAML are imported.
+Not errors here, as they only have a value while a job runs: `${hydra:...}` (a placeholder, once
+Hydra's config is known to have the key), `${oc.env:NAME}` of an unset variable, `???` and the
+resolvers named with `--resolver`. Groups `hydra/` (options from plugins) and `local/` (one
+machine's) are not iterated. Only hydra, omegaconf and PyYAML are imported.
 """
 
 from __future__ import annotations
@@ -42,20 +40,22 @@ from mlcore.hooks._common import (
     walk,
 )
 
-SKIPPED_GROUPS = frozenset({"hydra", "local"})  # not composed option by option
-VERSION_BASE = "1.3"
+SKIPPED_GROUPS = frozenset({"hydra", "local"})
 REFERENCE = re.compile(r"\$\{([\w.\[\]-]+)\}")  # `${a.b}`, a plain reference to another key
 IN_CONFIG = re.compile(r"^In '([^']+)':\s*")  # how Hydra names the config it was loading
-QUOTED = re.compile(r"'([^']+)'")
 ENTRY_WORDS = re.compile(r"\b(?:override|optional)\s+|@[^:\s]*")  # around a defaults entry's group
 RAISED = re.compile(r"^\w+ raised while resolving interpolation: ")
-HINTS = {  # what to do, by the name of the error OmegaConf or Hydra raised
+HINTS = {  # what to do, by the name of OmegaConf's error ({} is the message's last word)
     "InterpolationKeyError": "fix the key it names, or define it",
     "GrammarParseError": "not a valid ${{...}} interpolation: fix its syntax (a missing `}}` or a "
     "stray character)",
     "UnsupportedInterpolationType": "fix the resolver name, or pass --resolver {} if the project "
     "registers it",
 }
+PLUGIN_NOTE = (
+    "note: {}: skipped, needs '{}' from a Hydra plugin that is not installed here (install it, "
+    "or add it to the hook's additional_dependencies)"
+)
 _ABSENT = object()
 _WORKER: Checker | None = None  # the checker a forked worker composes with
 
@@ -67,40 +67,20 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         description="Check that every Hydra config composes, once per option of every config "
         "group, with its interpolations resolved.",
     )
+    parser.add_argument("filenames", nargs="*", help="changed files (none: check all)")
+    parser.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR, help="default: %(default)s")
     parser.add_argument(
-        "filenames",
-        nargs="*",
-        help="changed files (pre-commit passes them); any change under the config directory "
-        "checks every composition, none checks it too",
-    )
+        "--config-name", action="append", dest="config_names", metavar="NAME",
+        help="a primary config to compose (default: every top-level *.yaml); repeatable",
+    )  # fmt: skip
     parser.add_argument(
-        "--config-dir",
-        default=DEFAULT_CONFIG_DIR,
-        help=f"the Hydra config directory (default: {DEFAULT_CONFIG_DIR})",
-    )
+        "--resolver", action="append", default=[], metavar="NAME",
+        help="an OmegaConf resolver the project registers at run time; repeatable",
+    )  # fmt: skip
     parser.add_argument(
-        "--config-name",
-        action="append",
-        dest="config_names",
-        metavar="NAME",
-        help="a primary config to compose, repeatable (default: every top-level *.yaml)",
-    )
-    parser.add_argument(
-        "--resolver",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a custom OmegaConf resolver the project registers at run time; its "
-        "interpolations count as valid (repeatable)",
-    )
-    parser.add_argument(
-        "--jobs",
-        "-j",
-        type=int,
-        default=None,
-        metavar="N",
-        help="processes that compose in parallel (default: one per CPU; 1 composes in-process)",
-    )
+        "--jobs", "-j", type=int, metavar="N",
+        help="processes composing in parallel (default: one per CPU; 1: in this process)",
+    )  # fmt: skip
     return parser
 
 
@@ -111,10 +91,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     if args.filenames and not any(is_inside(name, config_dir) for name in args.filenames):
         return 0  # nothing under the config directory changed
     if not config_dir.is_dir():
-        print(
-            f"{args.config_dir}: no such config directory; run from the project root or pass "
-            "--config-dir"
-        )
+        hint = "run from the project root or pass --config-dir"
+        print(f"{args.config_dir}: no such config directory; {hint}")
         return 1
     return report(check(config_dir, args.config_names, args.resolver, args.jobs))
 
@@ -142,8 +120,7 @@ class Job:
         return self.overrides[0].lstrip("+").replace("=", "/") if self.overrides else self.primary
 
     def describe(self) -> str:
-        with_overrides = f" with {' '.join(self.overrides)}" if self.overrides else ""
-        return f"composing {self.primary}.yaml{with_overrides}"
+        return f"composing {self.primary}.yaml" + "".join(f" with {o}" for o in self.overrides)
 
 
 @dataclass
@@ -155,60 +132,12 @@ class Outcome:
     choices: dict[str, Any] | None = None
 
 
-class HydraRuntime:
-    """Stands in for `${hydra:...}` (Hydra's config exists only while a job runs), checking that
-    the key is in Hydra's config so `${hydra:runtime.outptu_dir}` fails."""
-
-    config: Any = None
-
-    def resolve(self, path: str) -> str:
-        from omegaconf import OmegaConf
-
-        if self.config is not None:
-            try:
-                found = OmegaConf.select(self.config, path, default=_ABSENT, throw_on_missing=True)
-            except Exception:  # the key exists: `???` until the job runs, or resolved later
-                found = None
-            if found is _ABSENT:
-                raise ValueError(f"Hydra's config has no key '{path}'")
-        return f"<hydra:{path}>"
-
-
-def _env_or_placeholder(key: str, *default: Any) -> Any:
-    """`${oc.env:NAME}`: the variable, its default, or a placeholder where it is set at run time."""
-    from omegaconf.resolvers import oc
-
-    try:
-        return oc.env(key, *default)
-    except KeyError:
-        return f"<env:{key}>"
-
-
-@contextmanager
-def check_time_resolvers(runtime: HydraRuntime, custom: Sequence[str]) -> Iterator[None]:
-    """Swap in resolvers for what exists only at run time; put Hydra's and OmegaConf's back."""
-    from hydra.core.utils import setup_globals
-    from omegaconf import OmegaConf
-    from omegaconf.resolvers import oc
-
-    OmegaConf.register_new_resolver("hydra", runtime.resolve, replace=True)
-    OmegaConf.register_new_resolver("oc.env", _env_or_placeholder, replace=True)
-    for name in custom:
-        OmegaConf.register_new_resolver(name, lambda *a, n=name: f"<{n}:{a}>", replace=True)
-    try:
-        yield
-    finally:
-        setup_globals()  # Hydra's own `hydra`, `now` and `python_version` resolvers
-        OmegaConf.register_new_resolver("oc.env", oc.env, replace=True)
-        for name in custom:
-            OmegaConf.clear_resolver(name)
-
-
 class Checker:
     """Composes the configs of one directory and turns Hydra's errors into problems."""
 
     def __init__(self, config_dir: Path, resolvers: Sequence[str] = ()) -> None:
-        self.config_dir, self.resolvers, self.runtime = config_dir, tuple(resolvers), HydraRuntime()
+        self.config_dir, self.resolvers = config_dir, tuple(resolvers)
+        self.hydra_config: Any = None  # Hydra's config of the composition being resolved
         self.problems: list[Problem] = []
         self.files: dict[str, YamlFile] = {}  # config name (`model/mlp`) -> its parsed file
         for path in sorted(config_dir.rglob("*.yaml")):
@@ -226,60 +155,54 @@ class Checker:
 
     def run(self, config_names: Sequence[str] | None, jobs: int | None = None) -> list[Problem]:
         """Compose each primary, then each option of the groups it selects (`group=option`), then
-        each option of a group none selects (`+group=option`: fine if one primary composes it)."""
+        each option of a group no defaults list names (`+group=option`: fine if one composes)."""
         from hydra import initialize_config_dir
 
         where = display_path(self.config_dir)
         names = [name.removesuffix(".yaml") for name in config_names or ()]
         primaries = [n for n in names or self.files if n in self.files and (names or "/" not in n)]
-        for name in names:
-            if name not in self.files:
-                message = f"--config-name {name}: no {name}.yaml in the config directory"
-                self.problems.append(Problem(where, None, message, "fix the name"))
+        for name in (name for name in names if name not in self.files):
+            message = f"--config-name {name}: no {name}.yaml in the config directory"
+            self.problems.append(Problem(where, None, message, "fix the name"))
         if not names and not primaries:
-            message, hint = "no primary config (a top-level *.yaml) to compose", "add one, or "
-            self.problems.append(Problem(where, None, message, hint + "name it with --config-name"))
+            message, hint = "no primary config (a top-level *.yaml) to compose", "add one, or name"
+            self.problems.append(Problem(where, None, message, f"{hint} it with --config-name"))
         estimate = len(primaries) * (1 + sum(map(len, self.groups.values())))
         with (
-            initialize_config_dir(str(self.config_dir.resolve()), version_base=VERSION_BASE),
-            check_time_resolvers(self.runtime, self.resolvers),
+            initialize_config_dir(str(self.config_dir.resolve()), version_base="1.3"),
+            self._run_time_resolvers(),
             _composer(self, jobs, estimate) as compose_all,
         ):
             outcomes = compose_all([Job(primary) for primary in primaries])
-            chosen = {
-                p: o.choices
-                for p, o in zip(primaries, outcomes, strict=True)
-                if o.choices is not None
-            }
-            owned = {group for choices in chosen.values() for group in choices} | {
-                names[0]
+            chosen = {p: o.choices for p, o in zip(primaries, outcomes, strict=True) if o.choices}
+            named = {
+                group
                 for top in self.files
                 if "/" not in top
-                for *_, names in self._defaults(top)
+                for _, _, group, _ in self._defaults(top)
             }
             selected = [
                 Job(primary, (f"{group}={option}",))
                 for primary, choices in chosen.items()
                 for group, options in self.groups.items()
-                if group in choices
                 for option in options
-                if option != choices[group]
+                if group in choices and option != choices[group]
             ]
             appended = [
                 Job(primary, (f"+{group}={option}",))
                 for group, options in self.groups.items()
-                if group not in owned and len(chosen) == len(primaries)
+                if group not in named and not any(group in c for c in chosen.values())
                 for option in options
-                for primary in chosen
+                for primary in (chosen if len(chosen) == len(primaries) else ())
             ]
             results = compose_all(selected + appended)
             outcomes += results[: len(selected)]
-            failed: dict[str, Outcome] = {}  # an appended option: what its first composition found
+            first: dict[str, Outcome] = {}  # each appended option: its first composition's
             for job, outcome in zip(appended, results[len(selected) :], strict=True):
-                failed.setdefault(job.subject, outcome)
+                first.setdefault(job.subject, outcome)
                 if not outcome.problems:
-                    failed[job.subject] = Outcome()  # it composes with this primary
-            outcomes += failed.values()
+                    first[job.subject] = Outcome()  # it composes with this primary
+            outcomes += first.values()
         notes = dict.fromkeys(note for outcome in outcomes for note in outcome.notes)
         print(*notes, sep="\n", file=sys.stderr, end="\n" if notes else "")
         return self.problems + [problem for outcome in outcomes for problem in outcome.problems]
@@ -296,16 +219,16 @@ class Checker:
         choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
         assert isinstance(choices, dict)
         loaded = {job.primary, job.subject, *(f"{g}/{o}" for g, o in choices.items() if o)}
-        self.runtime.config = cfg.hydra
+        self.hydra_config = cfg.hydra
         try:
             errors = list(_resolution_errors(cfg))
         finally:
-            self.runtime.config = None
+            self.hydra_config = None
         failed = {key for key, _, _ in errors}
         problems = [
-            # A key that only refers to a broken one fails too: report the one with the mistake.
             self._problem(job, error, f"{key}: {raw}", self.locate(key, raw, job, loaded))
             for key, raw, error in errors
+            # A key that only refers to a broken one fails too: report the one with the mistake.
             if not any(ref in failed for ref in REFERENCE.findall(str(raw)))
         ]
         return Outcome(problems, choices=choices)
@@ -321,25 +244,21 @@ class Checker:
         if marked is not None and marked.problem_mark is not None:
             return Outcome([syntax_problem(Path(marked.problem_mark.name), marked)])
         keyed = next((e for e in chain if getattr(e, "full_key", None)), None)
-        if keyed is not None:
-            value = getattr(keyed, "value", None)
-            located = self.locate(str(keyed.full_key), value, job, set())
-            return Outcome([self._problem(job, keyed, f"{keyed.full_key}: {value}", located)])
+        if keyed is not None:  # OmegaConf's error, while Hydra loaded a file
+            key, value = str(keyed.full_key), getattr(keyed, "value", None)
+            return Outcome(
+                [self._problem(job, keyed, f"{key}: {value}", self.locate(key, value, job))]
+            )
         text = next((line for e in chain if (line := _first_line(e))), type(error).__name__)
         in_config, text = (m[1], text[m.end() :]) if (m := IN_CONFIG.match(text)) else (None, text)
-        needles, hint = QUOTED.findall(text) + text.split()[:1], "fix the defaults list"
+        needles, hint = re.findall("'([^']+)'", text) + text.split()[:1], "fix the defaults list"
         if isinstance(error, MissingConfigException):
             missing, options = str(error.missing_cfg_file), list(error.options or [])
+            option = missing.rpartition("/")[2]
             if missing.startswith("hydra/") and not difflib.get_close_matches(
-                missing.rpartition("/")[2], options, cutoff=0.75
+                option, options, cutoff=0.75
             ):
-                return Outcome(
-                    notes=[
-                        f"note: {self._shown(job.subject)}: skipped, needs '{missing}' from a "
-                        "Hydra plugin that is not installed here (install it, or add it to the "
-                        "hook's additional_dependencies)"
-                    ]
-                )
+                return Outcome(notes=[PLUGIN_NOTE.format(self._shown(job.subject), missing)])
             needles = [missing]
             text += f" (available: {', '.join(options)})" if options else ""
             hint = f"fix the option name or add {display_path(self.config_dir)}/{missing}.yaml"
@@ -362,22 +281,25 @@ class Checker:
         return display_path(self.files[name].path if name in self.files else self.config_dir)
 
     @cached_property
-    def leaves(self) -> list[tuple[str, str, str | None, int]]:
-        """(config name, key as written, scalar value, line) of every value the files set."""
+    def nodes(self) -> list[tuple[str, str, str | None, int]]:
+        """(config name, key as written, scalar value, line) of every node of every file; a
+        defaults entry's key is `defaults[i]` or `defaults[i].<group as written>`."""
         return [
-            (name, key, getattr(node, "value", None), line_of(node))
+            (name, key, node.value if isinstance(node, yaml.ScalarNode) else None, line_of(node))
             for name, source in self.files.items()
             for document in source.documents[:1]
             for key, _, node in walk(document)
-            if key and not key.startswith(("defaults.", "defaults["))
+            if key
         ]
 
-    def locate(self, key: str, value: Any, job: Job, loaded: set[str]) -> tuple[str, int | None]:
-        """The file and line that set key (OmegaConf's full key, or the key in its file): a file
-        setting the same value first, then one this composition loaded, then the longest match."""
+    def locate(
+        self, key: str, value: Any, job: Job, loaded: Sequence[str] = ()
+    ) -> tuple[str, int | None]:
+        """The file and line that set key (a full key, or the key in its file): one setting this
+        value first, then one this composition loaded, the config it checks, the longest key."""
         found = [
             (str(value) == written, name in loaded, name == job.subject, len(local), name, line)
-            for name, local, written, line in self.leaves
+            for name, local, written, line in self.nodes
             if key == local or key.endswith("." + local)
         ]
         best = max(found, default=None)
@@ -390,23 +312,62 @@ class Checker:
         configs of order first, then in any file."""
         names = [name for name in dict.fromkeys([*order, *self.files]) if name in self.files]
         for name in names:
-            for line, text, written in self._defaults(name):
+            for line, text, *written in self._defaults(name):
                 if any(n == w or n.endswith("/" + w) for n in needles for w in written):
                     return name, line, text
         return names[0], None, None
 
-    def _defaults(self, name: str) -> Iterator[tuple[int, str, tuple[str, ...]]]:
-        """(line, text, (group, `group/option`) or (config,)) of each entry of a defaults list."""
-        root = next(iter(self.files[name].documents), None)
-        for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
-            if key.value == "defaults" and isinstance(value, yaml.SequenceNode):
-                for item in value.value:
-                    if not isinstance(item, yaml.MappingNode):
-                        yield line_of(item), str(item.value), (str(item.value).strip("/"),)
-                        continue
-                    text = ", ".join(f"{k.value}: {getattr(v, 'value', v)}" for k, v in item.value)
-                    group, _, option = (p.strip() for p in ENTRY_WORDS.sub("", text).partition(":"))
-                    yield line_of(item), text, (group.strip("/"), f"{group}/{option}".strip("/"))
+    def _defaults(self, name: str) -> Iterator[tuple[int, str, str, str]]:
+        """(line, text, group, `group/option`) of each entry of a config's defaults list."""
+        for config, key, value, line in self.nodes:
+            if config == name and key.startswith("defaults[") and value is not None:
+                text = f"{key.partition('].')[2]}: {value}" if "]." in key else value
+                group, _, option = (p.strip(" /") for p in ENTRY_WORDS.sub("", text).partition(":"))
+                yield line, text, group, f"{group}/{option}".strip("/")
+
+    def _hydra(self, path: str) -> str:
+        """`${hydra:path}`: a placeholder, once Hydra's config is known to have that key."""
+        from omegaconf import OmegaConf
+
+        if self.hydra_config is not None:
+            try:
+                found = OmegaConf.select(
+                    self.hydra_config, path, default=_ABSENT, throw_on_missing=True
+                )
+            except Exception:  # the key exists: `???` until the job runs, or resolved later
+                found = None
+            if found is _ABSENT:
+                raise ValueError(f"Hydra's config has no key '{path}'")
+        return f"<hydra:{path}>"
+
+    @contextmanager
+    def _run_time_resolvers(self) -> Iterator[None]:
+        """Stand-ins for what exists only at run time; Hydra's and OmegaConf's are put back."""
+        from hydra.core.utils import setup_globals
+        from omegaconf import OmegaConf
+        from omegaconf.resolvers import oc
+
+        OmegaConf.register_new_resolver("hydra", self._hydra, replace=True)
+        OmegaConf.register_new_resolver("oc.env", _env_or_placeholder, replace=True)
+        for name in self.resolvers:
+            OmegaConf.register_new_resolver(name, lambda *a, n=name: f"<{n}:{a}>", replace=True)
+        try:
+            yield
+        finally:
+            setup_globals()  # Hydra's own `hydra`, `now` and `python_version` resolvers
+            OmegaConf.register_new_resolver("oc.env", oc.env, replace=True)
+            for name in self.resolvers:
+                OmegaConf.clear_resolver(name)
+
+
+def _env_or_placeholder(key: str, *default: Any) -> Any:
+    """`${oc.env:NAME}`: the variable, its default, or a placeholder where it is set at run time."""
+    from omegaconf.resolvers import oc
+
+    try:
+        return oc.env(key, *default)
+    except KeyError:
+        return f"<env:{key}>"
 
 
 def _resolution_errors(cfg: Any) -> Iterator[tuple[str, Any, Exception]]:
@@ -439,8 +400,8 @@ def _first_line(error: BaseException) -> str:
 
 @contextmanager
 def _composer(checker: Checker, jobs: int | None, estimate: int) -> Iterator[Callable[..., list]]:
-    """A function composing jobs in order: in forked workers, which inherit the imported modules
-    and the initialised Hydra, where there are CPUs and enough jobs for them to pay."""
+    """A function composing jobs in order: in forked workers (they inherit the imported modules
+    and the initialised Hydra) where there are CPUs and jobs enough for them to pay."""
     import multiprocessing
     import os
 
