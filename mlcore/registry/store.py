@@ -25,6 +25,7 @@ from mlcore.mlflow_store import (  # noqa: F401  # tag names and the client, nam
     not_found,
     translated,
 )
+from mlcore.mlflow_store import client as connect  # noqa: F401  # its 0.1 name
 from mlcore.registry.errors import AliasNotFoundError, ModelNotFoundError, VersionNotFoundError
 
 if TYPE_CHECKING:
