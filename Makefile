@@ -47,9 +47,11 @@ test: lint ## Lint, then every test: mlcore units, then render, install, lint an
 test-fast: $(SETUP_STAMP) ## Only the quick tests (no generated-project training)
 	$(PYTHON) -m pytest -m "not slow"
 
-lint: $(SETUP_STAMP) ## Ruff lint and format check of mlcore, tests and bench
+lint: $(SETUP_STAMP) ## Ruff lint and format check, mypy over mlcore, its import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean: ## Remove build outputs and example projects
 	rm -rf build .pytest_cache

@@ -113,7 +113,7 @@ class LegacyMetricNames(Callback):
     @staticmethod
     def _follow(trainer: Trainer) -> None:
         logged = trainer.callback_metrics
-        for callback in trainer.callbacks:
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]  # set by Lightning
             monitor = getattr(callback, "monitor", None)
             if not isinstance(monitor, str) or monitor in logged:
                 continue

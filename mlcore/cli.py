@@ -32,6 +32,11 @@ COMMANDS = {
         "mlcore.standards.sync",
         "copier update to the newest release, stage it and report conflicts (for CI)",
     ),
+    # Where MLflow is (MLFLOW_TRACKING_URI, else the project's mlflow.db): `make mlflow-ui`.
+    "tracking-uri": (
+        "mlcore.mlflow_store",
+        "print the MLflow tracking URI runs go to (MLFLOW_TRACKING_URI, else ./mlflow.db)",
+    ),
     # The model registry on MLflow aliases (mlcore/registry/; mlflow imported only when it runs).
     "registry": (
         "mlcore.registry.cli",

@@ -87,7 +87,7 @@ def setup_logging(
     Lightning: importing it adds a console handler of its own, which this removes.
     """
     stream = stream or sys.stderr
-    fmt = fmt or _from_env(FORMAT_ENV) or ("rich" if _is_terminal(stream) else "plain")
+    fmt = fmt or _from_env(FORMAT_ENV) or ("rich" if _is_terminal(stream) else "plain")  # type: ignore[assignment]
     if fmt not in ("rich", "json", "plain"):
         raise ValueError(f"log format must be rich, json or plain, not {fmt!r} (set {FORMAT_ENV})")
     level = _resolve_level(level)

@@ -105,7 +105,7 @@ class RunRecord:
     def read(self) -> dict[str, Any]:
         if not self.path.is_file():
             return {}
-        loaded = OmegaConf.to_container(OmegaConf.load(self.path), resolve=False)
+        loaded: Any = OmegaConf.to_container(OmegaConf.load(self.path), resolve=False)
         return loaded if isinstance(loaded, dict) else {}
 
     def started(self, cfg: DictConfig, run: Any = None, attempt: int = 1) -> None:
@@ -154,7 +154,7 @@ def _hydra_runtime() -> dict[str, Any]:
     if not HydraConfig.initialized():
         return {}
     hydra = HydraConfig.get()
-    choices = OmegaConf.to_container(hydra.runtime.choices, resolve=False)
+    choices: Any = OmegaConf.to_container(hydra.runtime.choices, resolve=False)
     groups = {key: value for key, value in (choices or {}).items() if not key.startswith("hydra/")}
     return {"choices": groups, "overrides": list(hydra.overrides.task)}
 

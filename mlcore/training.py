@@ -64,7 +64,7 @@ def _checkpoints(callbacks: list[Callback], trainer: Mapping[str, Any]) -> list[
         return []
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    added = []
+    added: list[Callback] = []
     if not any(isinstance(callback, ModelCheckpoint) for callback in callbacks):
         # Lightning's default (the newest epoch, where its loggers put it), with a name that
         # survives Hydra's command line.

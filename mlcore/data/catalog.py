@@ -181,7 +181,7 @@ class Catalog:
             raise UnknownDatasetError(name, close, self.source)
         try:
             node = self._config.datasets[name]  # a string entry (`name: uri`) resolves here
-            entry = (
+            entry: Any = (
                 OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
             )
         except Exception as error:  # an unset ${oc.env:...}, a missing key
@@ -303,7 +303,10 @@ def find_catalog(start: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def as_catalog(catalog: Catalog | str | os.PathLike[str] | None = None) -> Catalog:
+CatalogLike = Catalog | str | os.PathLike[str] | None
+
+
+def as_catalog(catalog: CatalogLike = None) -> Catalog:
     """A Catalog from a Catalog, a file path, or None (the project's, see find_catalog)."""
     if isinstance(catalog, Catalog):
         return catalog

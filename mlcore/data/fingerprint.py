@@ -42,7 +42,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     if key in _MEMO:
         return _MEMO[key]
     with open(path, "rb", buffering=0) as stream:
-        digest = sha256_stream(stream)  # type: ignore[arg-type]
+        digest = sha256_stream(stream)
     if len(_MEMO) >= _MEMO_LIMIT:
         _MEMO.clear()
     _MEMO[key] = digest

@@ -204,7 +204,8 @@ def _write_npz(data: Any, sink: HashingWriter, options: dict[str, Any], ds: Data
     if not isinstance(data, Mapping):
         raise _refuse(ds, data, "a mapping of name -> numpy array, or a pandas DataFrame")
     save = np.savez_compressed if options.pop("compressed", False) else np.savez
-    save(sink, **{str(name): np.asarray(array) for name, array in data.items()}, **options)
+    arrays: dict[str, Any] = {str(name): np.asarray(array) for name, array in data.items()}
+    save(sink, **arrays, **options)
 
 
 def _write_raw(data: Any, sink: HashingWriter, options: dict[str, Any], ds: Dataset) -> None:
@@ -212,9 +213,9 @@ def _write_raw(data: Any, sink: HashingWriter, options: dict[str, Any], ds: Data
         sink.write(data)
     elif isinstance(data, str | Path):
         with open(data, "rb") as source:
-            shutil.copyfileobj(source, sink, 1 << 20)  # type: ignore[misc]
+            shutil.copyfileobj(source, sink, 1 << 20)
     elif hasattr(data, "read"):
-        shutil.copyfileobj(data, sink, 1 << 20)  # type: ignore[misc]
+        shutil.copyfileobj(data, sink, 1 << 20)
     else:
         raise _refuse(ds, data, "bytes, a local file path or a binary stream")
 

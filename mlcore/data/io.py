@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.data import formats, lineage, storage
-from mlcore.data.catalog import Catalog, Dataset, as_catalog, protocol_of
-from mlcore.data.errors import CatalogError, ChecksumMismatchError, DataError
+from mlcore.data.catalog import CatalogLike, Dataset, as_catalog, protocol_of
+from mlcore.data.errors import CatalogError, DataError
 from mlcore.data.fingerprint import sha256_file, sha256_stream
+from mlcore.data.storage import verified_copy
 
-CatalogLike = Catalog | str | os.PathLike[str] | None
+__all__ = ["CatalogLike", "verified_copy"]  # named here before they moved
 
 
 def load(
@@ -66,7 +67,7 @@ def save_file(
         raise DataError(f"{name}: {source} is not a file to save")
     expected = dataset.checksum if verify else None
     with open(source, "rb") as stream, storage.atomic_write(dataset, expected) as sink:
-        shutil.copyfileobj(stream, sink, 1 << 20)  # type: ignore[misc]
+        shutil.copyfileobj(stream, sink, 1 << 20)
     return sink.hexdigest()
 
 
@@ -104,24 +105,3 @@ def verify(name: str, *, catalog: CatalogLike = None) -> str:
 def exists(name: str, *, catalog: CatalogLike = None) -> bool:
     """Whether the dataset's file exists (no download)."""
     return storage.exists(as_catalog(catalog).get(name))
-
-
-def verified_copy(dataset: Dataset) -> str:
-    """A local copy whose bytes match the catalog's checksum, if it has one.
-
-    A cached copy that does not match (damaged, or the remote file changed) is fetched once more;
-    what still does not match is dropped from the cache and refused.
-    """
-    local = storage.local_copy(dataset)
-    if dataset.checksum is None:
-        return local
-    actual = sha256_file(local)
-    if actual != dataset.checksum and not dataset.is_local:
-        storage.drop_cached(dataset)
-        local = storage.local_copy(dataset)
-        actual = sha256_file(local)
-    if actual != dataset.checksum:
-        if not dataset.is_local:
-            storage.drop_cached(dataset)
-        raise ChecksumMismatchError(dataset.name, dataset.checksum, actual, dataset.uri)
-    return local

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlcore.data.catalog import Dataset, as_catalog
+from mlcore.data.catalog import CatalogLike, Dataset, as_catalog
 from mlcore.data.fingerprint import sha256_file
-
-if TYPE_CHECKING:
-    from mlcore.data.io import CatalogLike
+from mlcore.data.storage import verified_copy
+from mlcore.mlflow_store import CONTEXT_TAG, SHA256_TAG
 
 DIGEST_LENGTH = 32
-SHA256_TAG = "mlcore.data.sha256"
-CONTEXT_TAG = "mlflow.data.context"  # MLflow's own key (mlflow.utils.mlflow_tags)
 # Lightning stages -> the context MLflow shows for the input.
 STAGE_CONTEXTS = {
     "fit": "training",
@@ -68,8 +65,6 @@ def log_input(
     cache). `client` is an MlflowClient (e.g. a Lightning MLFlowLogger's `experiment`); without
     one, a client for `tracking_uri` (default: MLflow's, from MLFLOW_TRACKING_URI).
     """
-    from mlcore.data.io import verified_copy
-
     dataset = as_catalog(catalog).get(name)
     digest = sha256_file(verified_copy(dataset))
     record(run_id, dataset, digest, context, client=client, tracking_uri=tracking_uri)
@@ -106,17 +101,20 @@ def record(
 ) -> None:
     """Log one dataset input to a run with MlflowClient.log_inputs."""
     from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import Dataset as DatasetEntity
     from mlflow.entities import DatasetInput, InputTag
-    from mlflow.tracking import MlflowClient
 
-    meta = MetaDataset(
+    from mlcore import mlflow_store
+
+    meta = MetaDataset(  # type: ignore[abstract]  # MLflow's concrete class, typed abstract
         source=_source(dataset.uri), name=dataset.name, digest=sha256[:DIGEST_LENGTH]
     )
     tags = [InputTag(key=SHA256_TAG, value=sha256)]
     if context:
         tags.append(InputTag(key=CONTEXT_TAG, value=context))
-    client = client or MlflowClient(tracking_uri=tracking_uri)
-    client.log_inputs(run_id, datasets=[DatasetInput(dataset=meta._to_mlflow_entity(), tags=tags)])
+    client = client or mlflow_store.client(tracking_uri)
+    entity = DatasetEntity(**meta.to_dict())  # name, digest, source, source_type
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset=entity, tags=tags)])
 
 
 def dataset_inputs(
@@ -125,9 +123,9 @@ def dataset_inputs(
     """The datasets recorded as inputs of a run: name, digest, sha256, source, context."""
     import json
 
-    from mlflow.tracking import MlflowClient
+    from mlcore import mlflow_store
 
-    client = client or MlflowClient(tracking_uri=tracking_uri)
+    client = client or mlflow_store.client(tracking_uri)
     found = []
     for item in client.get_run(run_id).inputs.dataset_inputs:
         tags = {tag.key: tag.value for tag in item.tags}

@@ -38,7 +38,7 @@ from mlcore.data.errors import (
     UnsupportedProtocolError,
     first_line,
 )
-from mlcore.data.fingerprint import HashingWriter, forget
+from mlcore.data.fingerprint import HashingWriter, forget, sha256_file
 
 CACHE_ENV = "MLCORE_DATA_CACHE"
 # Stores that make an object visible only once its upload completes.
@@ -170,8 +170,8 @@ def local_copy(dataset: Dataset) -> str:
             if not path.is_file():
                 raise FileNotFoundError(str(path))
             return str(path)
-        fs, path = cached_fs(dataset)
-        with fs.open(path, "rb") as cached:
+        fs, cached_path = cached_fs(dataset)
+        with fs.open(cached_path, "rb") as cached:
             return str(cached.name)
 
 
@@ -332,3 +332,24 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(handle)
         finally:
             os.close(handle)
+
+
+def verified_copy(dataset: Dataset) -> str:
+    """A local copy whose bytes match the catalog's checksum, if it has one.
+
+    A cached copy that does not match (damaged, or the remote file changed) is fetched once more;
+    what still does not match is dropped from the cache and refused.
+    """
+    local = local_copy(dataset)
+    if dataset.checksum is None:
+        return local
+    actual = sha256_file(local)
+    if actual != dataset.checksum and not dataset.is_local:
+        drop_cached(dataset)
+        local = local_copy(dataset)
+        actual = sha256_file(local)
+    if actual != dataset.checksum:
+        if not dataset.is_local:
+            drop_cached(dataset)
+        raise ChecksumMismatchError(dataset.name, dataset.checksum, actual, dataset.uri)
+    return local

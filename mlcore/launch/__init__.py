@@ -66,7 +66,7 @@ def trainer_settings(trainer_cfg: Mapping[str, Any] | None, model: Any = None) -
 def _plain(node: Mapping[str, Any] | None) -> dict[str, Any]:
     if node is None:
         return {}
-    if hasattr(node, "_get_node"):  # an OmegaConf DictConfig
+    if type(node).__module__.startswith("omegaconf"):  # a DictConfig: resolve it
         from omegaconf import OmegaConf
 
         return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]

@@ -73,8 +73,8 @@ def compose_launch(
     training = tuple(o for o in overrides if not is_launcher_override(o))
     with initialize_config_dir(str(directory), version_base="1.3"):
         cfg = compose(config_name, overrides=[f"launcher={name}", *overrides])
-    settings = OmegaConf.to_container(cfg.launcher, resolve=True)
-    trainer = OmegaConf.to_container(cfg.get("trainer") or {}, resolve=False)
+    settings: Any = OmegaConf.to_container(cfg.launcher, resolve=True)
+    trainer: Any = OmegaConf.to_container(cfg.get("trainer") or {}, resolve=False)
     assert isinstance(settings, dict) and isinstance(trainer, dict)
     module = settings.get("module")
     if not module:

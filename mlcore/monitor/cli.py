@@ -48,7 +48,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="exit code on drift (default %(default)s; 0 where a later step reads the "
         "`drifted` output written to $GITHUB_OUTPUT)",
     )
-    parser.add_argument("--tracking-uri", help="MLflow store (default: the project's registry)")
+    parser.add_argument(
+        "--tracking-uri", help="MLflow store (default: MLFLOW_TRACKING_URI, else ./mlflow.db)"
+    )
     return parser
 
 
@@ -62,7 +64,7 @@ def load_settings(path: str | Path, overrides: Sequence[str]) -> dict[str, Any]:
     if not file.is_file():
         raise ValueError(f"no monitor settings at {file}: pass --config (see configs/monitor.yaml)")
     merged = OmegaConf.merge(OmegaConf.load(file), OmegaConf.from_dotlist(list(overrides)))
-    settings = OmegaConf.to_container(merged, resolve=True)
+    settings: Any = OmegaConf.to_container(merged, resolve=True)
     assert isinstance(settings, dict)
     refuse_unknown_keys(f"{file}", settings, KEYS)
     reference = settings.get("reference") or {}
@@ -90,6 +92,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore monitor") -> int
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from mlcore import mlflow_store
     from mlcore.monitor import batches, report
     from mlcore.monitor.drift import Thresholds, compare
     from mlcore.registry.settings import project_settings
@@ -103,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("no current batch: pass --current or set `current` in the settings")
     batch = batches.current(location, names, ref.get("catalog"))
     project = project_settings(Path(args.config).parent)
-    tracking_uri = args.tracking_uri or project.tracking_uri
+    tracking_uri = args.tracking_uri or mlflow_store.tracking_uri()
     context: dict[str, Any] = {"reference": ref["dataset"], "current": batch.source}
     ref_out = cur_out = None
     if settings.get("model"):
@@ -129,9 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_mlflow:
         experiment = f"{project.model_name or 'model'}-monitoring"
         tags = {k: str(v) for k, v in context.items()}
-        run_id = report.log_to_mlflow(
-            result, folder, experiment, tracking_uri or _local_store(), tags
-        )
+        run_id = report.log_to_mlflow(result, folder, experiment, tracking_uri, tags)
         where += f", MLflow run {run_id} in {experiment}"
     drifted = sum(f.drifted for f in result.features)
     summary = f"{drifted}/{len(result.features)} features drifted ({result.drifted_share:.0%})"
@@ -153,7 +154,3 @@ def _github_output(drifted: bool) -> None:
     if path:
         with open(path, "a") as output:
             output.write(f"drifted={'true' if drifted else 'false'}\n")
-
-
-def _local_store() -> str:
-    return f"sqlite:///{Path.cwd() / 'mlflow.db'}"

@@ -94,12 +94,9 @@ def log_to_mlflow(
     report: DriftReport, folder: Path, experiment: str, tracking_uri: str, tags: dict[str, str]
 ) -> str:
     """One run in `experiment` with the deciding figures as metrics and the report as artifacts."""
-    from mlflow import MlflowClient
+    from mlcore import mlflow_store
 
-    from mlcore.tracking.server import bounded_retries
-
-    bounded_retries()
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_store.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     run = client.create_run(experiment_id, tags={**tags, "task": "monitor"}, run_name="drift")

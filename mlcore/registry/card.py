@@ -48,11 +48,11 @@ def model_card(
         "No test or validation metrics recorded."
     ]
     lines += ["", "## Lineage", ""]
-    rows = [("MLflow run", run.info.run_id)]
+    lineage = [("MLflow run", run.info.run_id)]
     if model_uri:
-        rows.append(("Model", model_uri))
-    rows += [(label, tags[key]) for label, key in LINEAGE_ROWS if tags.get(key)]
-    lines += _table(("", ""), rows)
+        lineage.append(("Model", model_uri))
+    lineage += [(label, tags[key]) for label, key in LINEAGE_ROWS if tags.get(key)]
+    lines += _table(("", ""), lineage)
     lines += ["", "Config: the run's artifact `config/config.yaml`. Plots: `plots/`.", ""]
     return "\n".join(lines)
 

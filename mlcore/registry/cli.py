@@ -32,7 +32,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_argument_group("where (defaults: the project's configs/registry/)")
     where.add_argument("--name", help="registered model name")
-    where.add_argument("--tracking-uri", help="MLflow tracking store (and registry)")
+    where.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking store (and registry); default: MLFLOW_TRACKING_URI, else ./mlflow.db",
+    )
     where.add_argument("--config-dir", default="configs", help="the project's Hydra config dir")
     where.add_argument(
         "--set",
@@ -103,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = project_settings(args.config_dir, overrides=args.overrides)
     name = args.name or settings.model_name
-    uri = args.tracking_uri or settings.tracking_uri
+    uri = args.tracking_uri  # else MLFLOW_TRACKING_URI, else the project's mlflow.db
     if not name:
         raise ValueError(
             "no model name: pass --name, or run inside a generated project "
@@ -139,10 +142,11 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "list":
         _list(name, uri, settings.gate.metric)
     elif args.command == "unlock":
-        from mlcore.registry import lock, store
+        from mlcore import mlflow_store
+        from mlcore.registry import lock
 
-        with store.translated(f"unlock model {name!r}", uri, name):
-            released = lock.release(store.connect(uri), name)
+        with mlflow_store.translated(f"unlock model {name!r}", uri, name):
+            released = lock.release(mlflow_store.client(uri), name)
         print(f"Removed {lock.lock_name(name)}" if released else f"{name} was not locked")
     return 0
 
@@ -164,10 +168,10 @@ def _text(described: dict[str, Any]) -> str:
 
 
 def _list(name: str, uri: str | None, metric: str) -> None:
-    from mlcore.registry import store
+    from mlcore import mlflow_store
 
-    client = store.connect(uri)
-    with store.translated(f"list model {name!r}", uri, name):
+    client = mlflow_store.client(uri)
+    with mlflow_store.translated(f"list model {name!r}", uri, name):
         _print_versions(client, name, metric)
 
 

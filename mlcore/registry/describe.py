@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mlcore import mlflow_store
 from mlcore.registry import store
 
 if TYPE_CHECKING:
@@ -45,14 +46,11 @@ def _load_version(
 ) -> Any:
     """Find the version (unknown names and aliases raise first, listing what exists) and load
     it with `loader`, server errors translated to registry errors naming `action`."""
-    from mlcore.tracking.model import _skip_module_scan
-
-    client = store.connect(tracking_uri)
-    with store.translated(action, tracking_uri, name):
+    client = mlflow_store.client(tracking_uri)
+    with mlflow_store.translated(action, tracking_uri, name):
         found = store.version(client, name, ref)
         # The version's own storage location: loading it needs no global tracking or registry URI.
         location = client.get_model_version_download_uri(name, found.version)
-        _skip_module_scan()
         return loader(location)
 
 
@@ -60,8 +58,8 @@ def describe(
     name: str, ref: str | int = store.CHAMPION, *, tracking_uri: str | None = None
 ) -> dict[str, Any]:
     """A version's lineage: aliases, run, metrics, data, every lineage tag, gate decisions."""
-    client = store.connect(tracking_uri)
-    with store.translated(f"describe model {name!r}", tracking_uri, name):
+    client = mlflow_store.client(tracking_uri)
+    with mlflow_store.translated(f"describe model {name!r}", tracking_uri, name):
         return _describe(client, name, ref)
 
 

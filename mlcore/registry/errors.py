@@ -6,9 +6,29 @@ prints its message as one line.
 
 from __future__ import annotations
 
+# Raised where mlcore talks to MLflow (mlcore.mlflow_store); named here with the rest.
+from mlcore.mlflow_store import (
+    NotAuthenticatedError,
+    PermissionDeniedError,
+    RegistryError,
+    ServerUnavailableError,
+)
 
-class RegistryError(Exception):
-    """Base class of every registry error."""
+__all__ = [
+    "AliasNotFoundError",
+    "DataDigestMismatchError",
+    "GateMetricMissingError",
+    "ModelNotFoundError",
+    "NoPreviousChampionError",
+    "NotAuthenticatedError",
+    "PermissionDeniedError",
+    "PromotionLockedError",
+    "PromotionRefusedError",
+    "RegistryError",
+    "RunModelNotFoundError",
+    "ServerUnavailableError",
+    "VersionNotFoundError",
+]
 
 
 class ModelNotFoundError(RegistryError):
@@ -42,19 +62,6 @@ class PromotionRefusedError(RegistryError):
 
 class NoPreviousChampionError(RegistryError):
     """Rollback asked for, but no earlier champion is recorded."""
-
-
-class ServerUnavailableError(RegistryError):
-    """The MLflow server did not answer, after MLflow's own bounded retries."""
-
-
-class NotAuthenticatedError(RegistryError):
-    """The server asks for credentials that are missing or wrong (HTTP 401)."""
-
-
-class PermissionDeniedError(RegistryError):
-    """The server refused this user the change (HTTP 403): e.g. a read-only user registering or
-    promoting a model."""
 
 
 class PromotionLockedError(RegistryError):

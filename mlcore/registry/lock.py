@@ -37,8 +37,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from mlcore.mlflow_store import LOCK_HOLDER_TAG, LOCK_SUFFIX
 from mlcore.registry.errors import PromotionLockedError
-from mlcore.registry.store import LOCK_SUFFIX
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlcore.registry")
 
 WAIT_SECONDS = 60.0  # how long a promotion waits for another one of the same model
-HOLDER_TAG = "mlcore.lock.holder"
+HOLDER_TAG = LOCK_HOLDER_TAG
 
 
 def lock_name(name: str) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from mlcore import mlflow_store
 from mlcore.registry import store
 from mlcore.registry.errors import (
     GateMetricMissingError,
@@ -66,8 +67,8 @@ def promote(
     """
     if evidence_from not in EVIDENCE_SOURCES:
         raise ValueError(f"evidence_from must be one of {EVIDENCE_SOURCES}, not {evidence_from!r}")
-    client = store.connect(tracking_uri)
-    with store.translated(f"promote a version of model {name!r}", tracking_uri, name):
+    client = mlflow_store.client(tracking_uri)
+    with mlflow_store.translated(f"promote a version of model {name!r}", tracking_uri, name):
         candidate = store.version(client, name, version)
         number = str(candidate.version)
         with promotion_lock(client, name, wait):
@@ -93,7 +94,7 @@ def _promote(
             read(client, champion, "champion") if champion else None,
         )
     except PromotionRefusedError as refused:
-        client.set_model_version_tag(name, number, store.GATE_DECISION, str(refused))
+        client.set_model_version_tag(name, number, mlflow_store.GATE_DECISION, str(refused))
         raise
     model = store.registered_model(client, name)
     past = store.history(model)
@@ -101,8 +102,8 @@ def _promote(
         past.append(current)  # a champion set by hand, outside mlcore
     store.set_history(client, name, [*past, number])
     client.set_registered_model_alias(name, store.CHAMPION, number)
-    client.set_model_version_tag(name, number, store.PROMOTED_AT, _now())
-    client.set_model_version_tag(name, number, store.GATE_DECISION, reason)
+    client.set_model_version_tag(name, number, mlflow_store.PROMOTED_AT, _now())
+    client.set_model_version_tag(name, number, mlflow_store.GATE_DECISION, reason)
     log.info("Promoted %s v%s to champion: %s", name, number, reason)
     return Promotion(name, number, current, reason)
 
@@ -111,8 +112,8 @@ def rollback(
     name: str, *, tracking_uri: str | None = None, wait: float = WAIT_SECONDS
 ) -> Promotion:
     """Give `champion` back to the version that held it before the current one."""
-    client = store.connect(tracking_uri)
-    with store.translated(f"roll back model {name!r}", tracking_uri, name):
+    client = mlflow_store.client(tracking_uri)
+    with mlflow_store.translated(f"roll back model {name!r}", tracking_uri, name):
         store.registered_model(client, name)
         with promotion_lock(client, name, wait):
             return _rollback(client, name)
@@ -134,7 +135,7 @@ def _rollback(client: MlflowClient, name: str) -> Promotion:
     store.set_history(client, name, past[: len(past) - past[::-1].index(previous)])
     client.set_registered_model_alias(name, store.CHAMPION, previous)
     if current:
-        client.set_model_version_tag(name, current, store.ROLLED_BACK_AT, _now())
+        client.set_model_version_tag(name, current, mlflow_store.ROLLED_BACK_AT, _now())
     reason = f"rolled back from v{current}" if current else "restored"
     log.info("Rolled %s back: champion is v%s again (was v%s)", name, previous, current)
     return Promotion(name, previous, current, reason)
@@ -143,7 +144,7 @@ def _rollback(client: MlflowClient, name: str) -> Promotion:
 def evidence(client: MlflowClient, version: ModelVersion, role: str) -> Evidence:
     """The gate's view of a version: its run's metrics and its evaluation digest."""
     metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-    digest = (version.tags or {}).get(store.EVAL_DIGEST)
+    digest = (version.tags or {}).get(mlflow_store.EVAL_DIGEST)
     return Evidence(f"{role} v{version.version}", metrics, digest)
 
 
@@ -151,8 +152,8 @@ def evaluation_evidence(client: MlflowClient, version: ModelVersion, role: str) 
     """The gate's view of a version from its newest finished evaluation run."""
     experiments = [client.get_run(version.run_id).info.experiment_id] if version.run_id else []
     query = (
-        f"tags.`{store.EVALUATED_MODEL}` = '{version.name}' and "
-        f"tags.`{store.EVALUATED_VERSION}` = '{version.version}' and "
+        f"tags.`{mlflow_store.EVALUATED_MODEL}` = '{version.name}' and "
+        f"tags.`{mlflow_store.EVALUATED_VERSION}` = '{version.version}' and "
         "attributes.status = 'FINISHED'"
     )
     found = client.search_runs(
@@ -165,7 +166,7 @@ def evaluation_evidence(client: MlflowClient, version: ModelVersion, role: str) 
         )
     run = found[0]
     label = f"{role} v{version.version} (evaluation run {run.info.run_id[:8]})"
-    return Evidence(label, run.data.metrics, run.data.tags.get(store.EVAL_DIGEST))
+    return Evidence(label, run.data.metrics, run.data.tags.get(mlflow_store.EVAL_DIGEST))
 
 
 def _now() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from mlcore import mlflow_store
 from mlcore.registry import store
 from mlcore.registry.card import model_card
 from mlcore.registry.errors import RunModelNotFoundError
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlcore.registry")
 
-RUN_MODEL_URI = "mlcore.model.uri"  # run tag set by mlcore.tracking when it logs the model
+RUN_MODEL_URI = mlflow_store.MODEL_URI  # run tag set by mlcore.tracking when it logs the model
 
 
 def register(
@@ -33,8 +34,8 @@ def register(
     The model is the one `mlcore.tracking` logged (the run's `mlcore.model.uri` tag) unless
     `model_uri` names another.
     """
-    client = store.connect(tracking_uri)
-    with store.translated(f"register a version of model {name!r}", tracking_uri, name):
+    client = mlflow_store.client(tracking_uri)
+    with mlflow_store.translated(f"register a version of model {name!r}", tracking_uri, name):
         return _register(client, run_id, name, alias, intended_use, model_uri)
 
 
@@ -70,9 +71,9 @@ def _register(
         except MlflowException as race:  # another process registered the first version too
             if getattr(race, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise
-    copied = [store.EVAL_DIGEST, store.EVAL_DATASET]
+    copied = [mlflow_store.EVAL_DIGEST, mlflow_store.EVAL_DATASET]
     if source == run.data.tags.get(RUN_MODEL_URI):  # the run's ONNX copy is of this model
-        copied += [store.ONNX_URI, store.ONNX_MAX_DIFF]
+        copied += [mlflow_store.ONNX_URI, mlflow_store.ONNX_MAX_DIFF]
     tags = {key: run.data.tags[key] for key in copied if run.data.tags.get(key)}
     model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
     created = client.create_model_version(

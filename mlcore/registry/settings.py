@@ -1,9 +1,10 @@
 """The registry settings of a generated project, read from its own Hydra configs.
 
-`mlcore registry promote` in a project needs the same model name, tracking store and gate that
-training used; they live in `configs/registry/default.yaml` (group `registry` of `train.yaml`).
-Composing `train.yaml` (with any overrides the user passes) gives them exactly as a run sees
-them, interpolations and `MLFLOW_TRACKING_URI` included. Outside a project, flags supply them.
+`mlcore registry promote` in a project needs the same model name and gate that training used;
+they live in `configs/registry/default.yaml` (group `registry` of `train.yaml`). Composing
+`train.yaml` (with any overrides the user passes) gives them exactly as a run sees them. The
+store is not among them: it is MLFLOW_TRACKING_URI's (mlcore.mlflow_store). Outside a project,
+flags supply them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class ProjectSettings:
     """What the registry commands need from a project (any of it may be absent)."""
 
     model_name: str | None = None
-    tracking_uri: str | None = None
     gate: Gate = field(default_factory=Gate)
 
 
@@ -52,14 +52,5 @@ def project_settings(
     assert isinstance(registry, dict)
     return ProjectSettings(
         model_name=registry.get("model_name"),
-        tracking_uri=_absolute_sqlite(registry.get("tracking_uri")),
         gate=Gate.from_config(registry.get("gate")),
     )
-
-
-def _absolute_sqlite(uri: str | None) -> str | None:
-    if not uri:
-        return None
-    from mlcore.tracking.loggers import absolute_sqlite
-
-    return absolute_sqlite(str(uri))

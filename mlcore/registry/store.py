@@ -2,27 +2,31 @@
 
 MLflow answers a wrong name with a generic RESOURCE_DOES_NOT_EXIST; these lookups turn it into
 ModelNotFoundError (listing the models there are), AliasNotFoundError (listing the aliases) or
-VersionNotFoundError. Every function takes the tracking URI explicitly: the registry lives in the
-tracking store (SQLite by default), and nothing here depends on global MLflow state.
+VersionNotFoundError. The client, its URIs and error translation are mlcore.mlflow_store's.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from mlcore.registry.errors import (
-    AliasNotFoundError,
-    ModelNotFoundError,
-    NotAuthenticatedError,
-    PermissionDeniedError,
-    RegistryError,
-    ServerUnavailableError,
-    VersionNotFoundError,
+from mlcore.mlflow_store import (  # noqa: F401  # tag names and the client, named here since 0.1
+    EVAL_DATASET,
+    EVAL_DIGEST,
+    EVALUATED_MODEL,
+    EVALUATED_VERSION,
+    GATE_DECISION,
+    HISTORY_TAG,
+    LOCK_SUFFIX,
+    ONNX_MAX_DIFF,
+    ONNX_URI,
+    PROMOTED_AT,
+    ROLLED_BACK_AT,
+    not_found,
+    translated,
 )
+from mlcore.mlflow_store import client as connect  # noqa: F401  # its 0.1 name
+from mlcore.registry.errors import AliasNotFoundError, ModelNotFoundError, VersionNotFoundError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -30,82 +34,7 @@ if TYPE_CHECKING:
 
 CANDIDATE = "candidate"
 CHAMPION = "champion"
-# Registered-model tag: the champion versions in promotion order, the current one last.
-HISTORY_TAG = "mlcore.champion.history"
 HISTORY_LIMIT = 100
-# An experiment of this name exists while a promotion or rollback of <name> runs (lock.py).
-LOCK_SUFFIX = ".promotion-lock"
-# Model-version tags.
-EVAL_DIGEST = "mlcore.eval.digest"
-EVAL_DATASET = "mlcore.eval.dataset"
-PROMOTED_AT = "mlcore.promoted_at"
-# Run tags of an evaluation run of a registered version (`evaluate model_uri=models:/...`): which
-# version it tested, so the gate can compare evaluations on the same, current test split.
-EVALUATED_MODEL = "mlcore.evaluated.model"
-EVALUATED_VERSION = "mlcore.evaluated.version"
-ROLLED_BACK_AT = "mlcore.rolled_back_at"
-GATE_DECISION = "mlcore.gate.decision"
-# The version's ONNX copy (mlcore.tracking.onnx), what serving runs with onnxruntime.
-ONNX_URI = "mlcore.onnx.uri"
-ONNX_MAX_DIFF = "mlcore.onnx.max_abs_diff"
-
-
-def connect(tracking_uri: str | None = None) -> MlflowClient:
-    """A client on the tracking store, whose registry is the same store (on a server: with
-    MLflow's retries bounded, see mlcore.tracking.server)."""
-    from mlflow import MlflowClient
-
-    from mlcore.tracking.server import bounded_retries
-
-    bounded_retries()
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-
-
-@contextmanager
-def translated(action: str, uri: str | None, name: str) -> Iterator[None]:
-    """Turn the server's refusals and outages during `action` into RegistryErrors that say so.
-
-    403 -> PermissionDeniedError, 401 -> NotAuthenticatedError, no answer after MLflow's
-    retries -> ServerUnavailableError. Anything else passes through unchanged.
-    """
-    from mlflow.exceptions import MlflowException
-    from requests.exceptions import HTTPError
-
-    from mlcore.tracking.server import is_unreachable, unreachable_message
-
-    try:
-        yield
-    except RegistryError:
-        raise
-    except (MlflowException, HTTPError) as error:
-        # Registry calls raise MlflowException; artifact transfers (a model card, a download),
-        # requests' HTTPError.
-        response = getattr(error, "response", None)
-        status = getattr(response, "status_code", None)
-        code = getattr(error, "error_code", "") or {
-            403: "PERMISSION_DENIED",
-            401: "UNAUTHENTICATED",
-        }.get(status, "")
-        where = uri or os.environ.get("MLFLOW_TRACKING_URI") or "the tracking store"
-        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-        who = f"user {user!r}" if user else "this client (no MLFLOW_TRACKING_USERNAME)"
-        if code == "PERMISSION_DENIED":
-            raise PermissionDeniedError(
-                f"{who} may not {action} on {where}: the server refused (403 permission "
-                f"denied). Read permission lets a user load and describe model {name!r}, not "
-                "register or promote it: ask an MLflow admin for EDIT permission on it (and on "
-                "the experiment of the run, to register)"
-            ) from None
-        if code == "UNAUTHENTICATED":
-            raise NotAuthenticatedError(
-                f"{where} refused the credentials of {who} (401) when trying to {action}: "
-                "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your MLflow user"
-            ) from None
-        if is_unreachable(error):
-            raise ServerUnavailableError(
-                f"could not {action}: {unreachable_message(where, error)}"
-            ) from None
-        raise
 
 
 def registered_model(client: MlflowClient, name: str) -> RegisteredModel:
@@ -114,7 +43,7 @@ def registered_model(client: MlflowClient, name: str) -> RegisteredModel:
     try:
         return client.get_registered_model(name)
     except MlflowException as error:
-        if not _not_found(error):
+        if not not_found(error):
             raise
     known = sorted(model.name for model in client.search_registered_models(max_results=50))
     listing = ", ".join(known) if known else "none yet: `make train` registers one"
@@ -134,7 +63,7 @@ def version(client: MlflowClient, name: str, ref: str | int) -> ModelVersion:
         try:
             return client.get_model_version(name, number)
         except MlflowException as error:
-            if not _not_found(error):
+            if not not_found(error):
                 raise
         latest = max((int(v.version) for v in client.search_model_versions(f"name='{name}'")),
                      default=0)  # fmt: skip
@@ -144,7 +73,7 @@ def version(client: MlflowClient, name: str, ref: str | int) -> ModelVersion:
     try:
         return client.get_model_version_by_alias(name, text)
     except MlflowException as error:
-        if not _not_found(error):
+        if not not_found(error):
             raise
     aliases = ", ".join(f"{alias} -> v{v}" for alias, v in sorted(aliases_of(model).items()))
     raise AliasNotFoundError(
@@ -192,9 +121,3 @@ def history(model: RegisteredModel) -> list[str]:
 
 def set_history(client: MlflowClient, name: str, versions: list[str]) -> None:
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(versions[-HISTORY_LIMIT:]))
-
-
-def _not_found(error: Exception) -> bool:
-    return getattr(error, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or (
-        "not found" in str(error).lower() or "does not exist" in str(error).lower()
-    )

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcore.registry.store import ONNX_URI, parse_model_uri
+from mlcore.mlflow_store import ONNX_URI
+from mlcore.registry.store import parse_model_uri
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,10 +83,11 @@ def load_model(
 
 
 def _from_registry(uri: str, tracking_uri: str | None, runtime: str, threads: int) -> ServedModel:
+    from mlcore import mlflow_store
     from mlcore.registry import describe, store
 
     name, ref = parse_model_uri(uri)
-    client = store.connect(tracking_uri)
+    client = mlflow_store.client(tracking_uri)
     version = store.version(client, name, ref)  # unknown name or alias: an error listing them
     onnx_uri = (version.tags or {}).get(ONNX_URI)
     if runtime == "auto":
@@ -149,10 +151,7 @@ def _torch_predictor(folder: Path, threads: int) -> Callable[[np.ndarray], np.nd
     import mlflow.pytorch
     import torch
 
-    from mlcore.tracking.model import _skip_module_scan
-
     torch.set_num_threads(threads)
-    _skip_module_scan()
     module = mlflow.pytorch.load_model(str(folder), map_location="cpu")
     module.eval()
 

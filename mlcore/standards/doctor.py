@@ -80,7 +80,7 @@ class Ownership:
     """Who owns a rendered file, as the release itself declares it in copier.yml."""
 
     user_owned: Callable[[Path], bool]
-    edit_freely: Callable[[Path], bool]
+    edit_freely: Callable[[str], bool]
 
 
 @dataclass

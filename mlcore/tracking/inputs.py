@@ -113,11 +113,11 @@ def log_splits(splits: Iterable[Split], dataset_name: str) -> dict[str, str]:
 
 def _as_dataset(split: Split, dataset_name: str) -> Any:
     """The split as an MLflow dataset: its first DIGEST_ROWS rows, named `<data>-<split>`."""
-    import mlflow
+    from mlflow.data.numpy_dataset import from_numpy
 
-    return mlflow.data.from_numpy(
+    return from_numpy(
         split.features[:DIGEST_ROWS],
-        targets=None if split.targets is None else split.targets[:DIGEST_ROWS],
+        targets=None if split.targets is None else split.targets[:DIGEST_ROWS],  # type: ignore[arg-type]  # None is its default
         name=f"{dataset_name}-{split.name}",
     )
 

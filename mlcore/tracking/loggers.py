@@ -10,14 +10,12 @@ import logging
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 if TYPE_CHECKING:
     from lightning.pytorch import Trainer
-    from lightning.pytorch.loggers import Logger
 
 # Records keep the name "mlcore.tracking" (what callers filter on), whichever submodule logs them.
 log = logging.getLogger("mlcore.tracking")
@@ -25,7 +23,7 @@ log = logging.getLogger("mlcore.tracking")
 CONFIG_ARTIFACT = "config/config.yaml"
 
 
-def log_config(cfg: DictConfig, loggers: Sequence[Logger], *, continued: bool = False) -> None:
+def log_config(cfg: DictConfig, loggers: Sequence[Any], *, continued: bool = False) -> None:
     """Record the fully resolved run config with every logger.
 
     Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow
@@ -38,8 +36,8 @@ def log_config(cfg: DictConfig, loggers: Sequence[Logger], *, continued: bool = 
         return
     # Hydra's own node (there with compose(return_hydra_config=True)) is dropped before resolving:
     # its interpolations need a running Hydra, and it says nothing about the run.
-    params = OmegaConf.to_container(
-        OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]),
+    params: Any = OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]),
         resolve=True,
         throw_on_missing=False,
     )
@@ -62,12 +60,17 @@ def report(trainer: Trainer, metrics: Mapping[str, float]) -> list[str]:
     return lines
 
 
-def describe_logger(logger: Logger) -> list[str]:
+def describe_logger(logger: Any) -> list[str]:
     """Where a logger wrote, and for MLflow the run and the command that shows it."""
     if is_mlflow(logger):
-        uri = absolute_sqlite(logger._tracking_uri or _default_tracking_uri())
+        uri = tracking_uri_of(logger)
+        # mlcore's logger keeps the name; Lightning's is asked (None while a server is down).
+        experiment = getattr(logger, "experiment_name", None)
+        if experiment is None:
+            found = logger.experiment.get_experiment(logger.experiment_id)
+            experiment = found.name if found is not None else logger.experiment_id
         return [
-            f"MLflow run {logger.run_id} in experiment '{logger._experiment_name}'",
+            f"MLflow run {logger.run_id} in experiment '{experiment}'",
             f"MLflow tracking store: {uri}",
             # This interpreter by its full path: the hint works without an activated venv.
             f"Browse it: {shlex.quote(sys.executable)} -m mlflow ui --backend-store-uri {uri}",
@@ -76,19 +79,18 @@ def describe_logger(logger: Logger) -> list[str]:
     return [f"{type(logger).__name__} wrote to {where}"]
 
 
-def absolute_sqlite(uri: str) -> str:
-    """`sqlite:///./mlflow.db` as `sqlite:////abs/path/mlflow.db`, usable from any directory."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
-    return uri
+def tracking_uri_of(logger: Any) -> str:
+    """The store an MLflow logger writes to, absolute: mlcore's logger says; Lightning's own sets
+    it as MLflow's tracking URI when it makes its client."""
+    from mlcore.mlflow_store import absolute_sqlite
+
+    uri = getattr(logger, "tracking_uri", None)
+    if not uri:
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
+    return absolute_sqlite(str(uri))
 
 
 def is_mlflow(logger: Any) -> bool:
     return type(logger).__name__ == "MLFlowLogger"
-
-
-def _default_tracking_uri() -> str:
-    import mlflow
-
-    return mlflow.get_tracking_uri()

@@ -62,7 +62,6 @@ def log_model(
     signature = infer_signature(input_example, output.detach().cpu().numpy())
     if requirements is None:
         requirements = requirements_for(model)
-    _skip_module_scan()
     # MLflow warns on every pickled model that pickles run code when loaded; that is the choice
     # made above (the project's own class, from its own registry), so the warning is noise here.
     with _quiet("mlflow.pytorch"):
@@ -159,19 +158,3 @@ def _quiet(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(saved)
-
-
-def _skip_module_scan() -> None:
-    """Spare MLflow a scan of every installed distribution (2.2 s here, once per process).
-
-    With explicit requirements, MLflow still checks them against the environment, and first builds
-    a module -> distribution map of everything installed; the check itself reads each
-    requirement's version by distribution name and needs the map only as a fallback. An empty map
-    keeps the check. Guarded: on an MLflow without this private attribute, nothing changes.
-    """
-    try:
-        from mlflow.utils import requirements_utils
-    except ImportError:  # pragma: no cover
-        return
-    if getattr(requirements_utils, "_MODULES_TO_PACKAGES", 0) is None:
-        requirements_utils._MODULES_TO_PACKAGES = {}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcore.registry.store import ONNX_MAX_DIFF, ONNX_URI  # run tags, copied to the version
+from mlcore.mlflow_store import ONNX_ERROR, ONNX_MAX_DIFF, ONNX_URI
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ONNX_NAME = "model_onnx"  # the ONNX model's name in its run, beside `model`
-ONNX_ERROR = "mlcore.onnx.error"  # why there is no ONNX copy
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 # The tolerance of the equality check: |onnx - torch| <= ATOL + RTOL * |torch|, element-wise.
 RTOL, ATOL = 1e-4, 1e-5
@@ -94,9 +93,11 @@ def log_onnx(model: Any, inputs: np.ndarray, signature: Any = None) -> str | Non
     try:
         exported = export(model, inputs)
     except ImportError as error:
-        return _skipped(f"ONNX export needs onnx and onnxruntime: {error}")
+        _skipped(f"ONNX export needs onnx and onnxruntime: {error}")
+        return None
     except Exception as error:  # an op with no ONNX form, a mismatch: serve with torch instead
-        return _skipped(f"{type(error).__name__}: {error}")
+        _skipped(f"{type(error).__name__}: {error}")
+        return None
     requirements = [pin for name in RUNTIME_PACKAGES if (pin := pinned(name))]
     info = mlflow.onnx.log_model(
         exported.proto,
@@ -119,7 +120,7 @@ def log_onnx(model: Any, inputs: np.ndarray, signature: Any = None) -> str | Non
 def _export(model: Any, sample: Any, path: Path) -> None:
     import torch
 
-    common = {"input_names": [INPUT_NAME], "output_names": [OUTPUT_NAME]}
+    common: dict[str, Any] = {"input_names": [INPUT_NAME], "output_names": [OUTPUT_NAME]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         try:
@@ -138,6 +139,7 @@ def _export(model: Any, sample: Any, path: Path) -> None:
         program = torch.onnx.export(
             model, (sample,), dynamo=True, dynamic_shapes=({0: batch},), **common
         )
+        assert program is not None  # dynamo=True returns the program
         program.save(str(path))
 
 

@@ -23,29 +23,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcore import mlflow_store
 from mlcore.config_keys import refuse_unknown_keys
-from mlcore.registry.store import EVAL_DATASET, EVAL_DIGEST
-from mlcore.tracking import lineage
-from mlcore.tracking.loggers import is_mlflow, log_config
-from mlcore.tracking.server import (
-    OUTAGE_POLICIES,
-    OutageGuard,
-    TrackingUnavailableError,
+from mlcore.mlflow_store import (
+    EVAL_DATASET,
+    EVAL_DIGEST,
+    MODEL_URI,
     bounded_retries,
     is_unreachable,
     unreachable_message,
 )
+from mlcore.tracking import lineage
+from mlcore.tracking.loggers import is_mlflow, log_config
+from mlcore.tracking.server import OUTAGE_POLICIES, OutageGuard, TrackingUnavailableError
 
 if TYPE_CHECKING:
-    from lightning.pytorch.loggers import Logger
     from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger("mlcore.tracking")
 
 # Set by the sweep callback for the jobs of a Hydra multirun: their runs become its children.
 PARENT_RUN_ENV = "MLCORE_PARENT_RUN_ID"
-MODEL_URI = "mlcore.model.uri"
-REGISTERED = "mlcore.registry.version"
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
 
     def __init__(
         self,
-        logger: Logger | None = None,
+        logger: Any = None,
         *,
         tracking: TrackingSettings | None = None,
         registry: RegistrySettings | None = None,
@@ -106,6 +104,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         self.registry = registry or RegistrySettings()
         self.parent_run_id = parent_run_id
         self._monitor: Any = None
+        self._monitor_started = 0.0
         # Between Lightning's MLflow client and the server (see guard_outages).
         self.guard: OutageGuard | None = None
         self.model_uri: str | None = None
@@ -125,9 +124,9 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
     def tracking_uri(self) -> str | None:
         if self.logger is None:
             return None
-        from mlcore.tracking.loggers import absolute_sqlite
+        from mlcore.tracking.loggers import tracking_uri_of
 
-        return absolute_sqlite(self.logger._tracking_uri or _current_tracking_uri())
+        return tracking_uri_of(self.logger)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Add tags to the run (nothing without MLflow)."""
@@ -156,17 +155,19 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             tracking_uri=self.tracking_uri,
         )
         self._monitor.start()
+        self._monitor_started = time.monotonic()
 
     def stop_system_metrics(self) -> None:
-        """Stop the monitor. A run shorter than one sampling interval (MLflow's thread publishes
-        only after its first interval) still gets one sample, taken now, unless the server is
-        known to be down."""
+        """Stop the monitor. A run shorter than about one sampling interval (MLflow's thread
+        publishes only after its first interval) still gets one sample, taken now, unless the
+        server is known to be down."""
         if self._monitor is None:
             return
         monitor, self._monitor = self._monitor, None
         monitor.finish()
         server_down = self.guard is not None and self.guard.down
-        if getattr(monitor, "_logging_step", None) != 0 or server_down:
+        ran = time.monotonic() - self._monitor_started
+        if ran >= 1.5 * self.tracking.system_metrics_interval or server_down:
             return
         try:
             monitor.collect_metrics()
@@ -176,15 +177,20 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             log.warning("System metrics not logged: %s", error)
 
     def guard_outages(self) -> None:
-        """Route the logger's client calls through an OutageGuard (tracking.on_outage)."""
+        """Route the logger's client calls through an OutageGuard (tracking.on_outage): with
+        mlcore's MLFlowLogger (configs/logger/mlflow.yaml); Lightning's own offers no public
+        seam for it, so an outage there fails the run as Lightning raises it."""
         if self.logger is None or self.guard is not None:
             return
-        self.guard = OutageGuard(
-            self.logger._mlflow_client,
-            self.tracking.on_outage,
-            self.tracking_uri,  # type: ignore[arg-type]
-        )
-        self.logger._mlflow_client = self.guard
+        guard_outages = getattr(self.logger, "guard_outages", None)
+        if guard_outages is None:
+            log.info(
+                "tracking.on_outage applies to mlcore.tracking.mlflow_logger.MLFlowLogger only; "
+                "%s raises outages as they come",
+                type(self.logger).__module__,
+            )
+            return
+        self.guard = guard_outages(self.tracking.on_outage, self.tracking_uri)
 
     @property
     def not_logged(self) -> str:
@@ -239,6 +245,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
         started = time.perf_counter()
         run_id = self.run_id
         assert run_id is not None
+        assert self.tracking_uri is not None
         mlflow.set_tracking_uri(self.tracking_uri)
         with mlflow.start_run(run_id=run_id, log_system_metrics=False):
             test = inputs.predict_split(model, datamodule, "test")
@@ -319,9 +326,10 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             mlflow.log_dict({"labels": list(range(classes)), "matrix": matrix.tolist()},
                             plots.CONFUSION_MATRIX.replace(".png", ".json"))  # fmt: skip
         client = mlflow.MlflowClient(self.tracking_uri)
-        keys = client.get_run(self.run_id).data.metrics
+        run_id = str(self.run_id)
+        keys = client.get_run(run_id).data.metrics
         histories = {
-            key: [(m.step, m.value) for m in client.get_metric_history(self.run_id, key)]
+            key: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
             for key in keys
             if key.split("/")[0] in ("train", "val")
         }
@@ -330,7 +338,7 @@ class TrackedRun(AbstractContextManager["TrackedRun"]):
             mlflow.log_figure(figure, plots.LEARNING_CURVES)
 
 
-def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> TrackedRun:
+def open_run(cfg: Any, loggers: Sequence[Any], trainer: Any = None) -> TrackedRun:
     """Open the MLflow run of a training or evaluation run with its lineage.
 
     Tags the run (before Lightning creates it, in the same call) with its lineage (see
@@ -349,11 +357,12 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
     mlflow_logger = next((logger for logger in loggers if is_mlflow(logger)), None)
     parent = os.environ.get(PARENT_RUN_ENV) or None
     run = TrackedRun(mlflow_logger, tracking=tracking, registry=registry, parent_run_id=parent)
-    continued = mlflow_logger is not None and getattr(mlflow_logger, "_run_id", None) is not None
+    # resume=auto names the interrupted attempt's run in the logger's config (mlcore.resume).
+    continued = mlflow_logger is not None and _continues_a_run(cfg)
     if mlflow_logger is not None:
         root = Path(str(_node(cfg, "paths", {}).get("root_dir") or "."))
         tags = lineage.lineage_tags(root, trainer)
-        tags |= _evaluated_version(_node(cfg, "model_uri"), _node(cfg, "registry"))
+        tags |= _evaluated_version(_node(cfg, "model_uri"))
         if parent:
             tags[lineage.PARENT_RUN_ID] = parent
         bounded_retries()
@@ -381,27 +390,27 @@ def open_run(cfg: Any, loggers: Sequence[Logger], trainer: Any = None) -> Tracke
     return run
 
 
-def _evaluated_version(model_uri: Any, registry: Any) -> dict[str, str]:
+def _evaluated_version(model_uri: Any) -> dict[str, str]:
     """An evaluation of a registered model names the version it tests (an alias moves)."""
     if not model_uri or not str(model_uri).startswith("models:/"):
         return {}
     from mlcore.registry import store
-    from mlcore.registry.store import EVALUATED_MODEL, EVALUATED_VERSION
 
-    tracking_uri = (registry or {}).get("tracking_uri")
     name, ref = store.parse_model_uri(str(model_uri))
-    client = store.connect(tracking_uri)
-    with store.translated(f"resolve {model_uri}", tracking_uri, name):
+    client = mlflow_store.client()  # the registry MLFLOW_TRACKING_URI names, as everywhere
+    with mlflow_store.translated(f"resolve {model_uri}", client.tracking_uri, name):
         found = store.version(client, name, ref)
-    return {EVALUATED_MODEL: name, EVALUATED_VERSION: str(found.version)}
+    return {mlflow_store.EVALUATED_MODEL: name, mlflow_store.EVALUATED_VERSION: str(found.version)}
+
+
+def _continues_a_run(cfg: Any) -> bool:
+    """Whether an MLflow logger of the config continues an existing run (`run_id` set)."""
+    loggers = _node(cfg, "logger") or {}
+    return any(isinstance(spec, dict) and spec.get("run_id") for spec in loggers.values())
 
 
 def _tag_run(logger: Any, tags: Mapping[str, str]) -> None:
-    """Give the logger's run these tags: at creation when it has no run yet (one write)."""
-    if getattr(logger, "_run_id", None) is None:
-        logger.tags = {**tags, **(logger.tags or {})}
-        _ = logger.run_id  # creates the run now, with the tags
-        return
+    """Give the logger's run these tags (creating the run if it has none yet)."""
     from mlflow.entities import RunTag
 
     logger.experiment.log_batch(logger.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
@@ -420,9 +429,3 @@ def _node(cfg: Any, key: str, default: Any = None) -> Any:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
-
-
-def _current_tracking_uri() -> str:
-    import mlflow
-
-    return mlflow.get_tracking_uri()

@@ -1,13 +1,5 @@
-"""A remote MLflow server, the way mlcore talks to one: bounded retries, outages named as such.
-
-- Credentials are MLflow's own environment variables (`MLFLOW_TRACKING_USERNAME`,
-  `MLFLOW_TRACKING_PASSWORD`, or `MLFLOW_TRACKING_TOKEN`); mlcore never reads them from a file.
-- Retries are MLflow's own (urllib3 under `requests`), bounded by its environment variables.
-  MLflow's defaults wait about four minutes before giving up on a server that is down;
-  `bounded_retries` sets shorter ones where the environment sets none (RETRY_DEFAULTS: five
-  attempts over about 15 s, 30 s each to answer), so a dead server is reported in seconds.
-- `is_unreachable` tells an outage (connection refused, timeout, retries exhausted on 5xx) from
-  an answer (403, 404...), so that callers decide what an outage means for them.
+"""What a training run does when the MLflow server stops answering (outages are told from answers,
+and retries bounded, by mlcore.mlflow_store).
 
 `OutageGuard` is what a training run puts between Lightning's MLFlowLogger and the server: with
 `tracking.on_outage=fail` the first outage stops training with a TrackingUnavailableError; with
@@ -18,83 +10,21 @@ and `not_logged` says what the server never got.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from mlcore.mlflow_store import is_unreachable, unreachable_message
+
 log = logging.getLogger("mlcore.tracking")
 
 OutagePolicy = Literal["fail", "continue"]
 OUTAGE_POLICIES: tuple[str, ...] = ("fail", "continue")
-RETRY_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
 
 
 class TrackingUnavailableError(RuntimeError):
     """The MLflow tracking server did not answer, after MLflow's own retries."""
-
-
-def bounded_retries(environ: dict[str, str] | None = None) -> None:
-    """Give MLflow's HTTP retry settings mlcore's bounds where the environment sets none."""
-    target = os.environ if environ is None else environ
-    for name, value in RETRY_DEFAULTS.items():
-        target.setdefault(name, value)
-
-
-def is_remote(uri: str | None) -> bool:
-    return bool(uri) and str(uri).split(":", 1)[0] in ("http", "https")
-
-
-def is_unreachable(error: BaseException) -> bool:
-    """True when `error` (or what caused it) is the server not answering, not an answer."""
-    import requests
-
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
-            current,
-            requests.exceptions.ConnectionError
-            | requests.exceptions.Timeout
-            | requests.exceptions.RetryError
-            | ConnectionError
-            | TimeoutError,
-        ):
-            return True
-        text = str(current)
-        if "Max retries exceeded" in text or "failed with timeout exception" in text:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def retry_settings() -> str:
-    """MLflow's retry settings in force, for messages: `4 retries, 30 s timeout`."""
-    from mlflow.environment_variables import (
-        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
-        MLFLOW_HTTP_REQUEST_TIMEOUT,
-    )
-
-    return (
-        f"{MLFLOW_HTTP_REQUEST_MAX_RETRIES.get()} retries, "
-        f"{MLFLOW_HTTP_REQUEST_TIMEOUT.get()} s timeout: MLFLOW_HTTP_REQUEST_MAX_RETRIES, "
-        "MLFLOW_HTTP_REQUEST_TIMEOUT"
-    )
-
-
-def unreachable_message(uri: str | None, error: BaseException) -> str:
-    reason = str(error).split(" (Caused by", 1)[0]
-    return (
-        f"the MLflow tracking server {uri or '(MLFLOW_TRACKING_URI)'} did not answer after "
-        f"MLflow's retries ({retry_settings()}): {reason}. Is it running, and is "
-        "MLFLOW_TRACKING_URI right?"
-    )
 
 
 @dataclass

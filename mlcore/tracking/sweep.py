@@ -39,10 +39,10 @@ class MlflowSweepCallback(Callback):
         mlflow_cfg = (config.get("logger") or {}).get("mlflow")
         if not mlflow_cfg:
             return
-        from mlflow import MlflowClient
+        from mlcore import mlflow_store
 
         self.tracking_uri = str(mlflow_cfg.get("tracking_uri") or "") or None
-        client = MlflowClient(self.tracking_uri)
+        client = mlflow_store.client(self.tracking_uri)
         name = str(mlflow_cfg.get("experiment_name") or "Default")
         experiment = client.get_experiment_by_name(name)
         experiment_id = (
@@ -62,9 +62,9 @@ class MlflowSweepCallback(Callback):
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self.run_id is None:
             return
-        from mlflow import MlflowClient
+        from mlcore import mlflow_store
 
-        client = MlflowClient(self.tracking_uri)
+        client = mlflow_store.client(self.tracking_uri)
         results = Path(str(config.hydra.sweep.dir)) / RESULTS_FILE
         if results.is_file():
             import yaml

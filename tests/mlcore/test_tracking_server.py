@@ -13,17 +13,13 @@ from mlflow.entities import Metric, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from mlcore.mlflow_store import RETRY_DEFAULTS, bounded_retries
+from mlcore.mlflow_store import client as connect
 from mlcore.registry import Gate, PromotionLockedError, ServerUnavailableError, promote, rollback
 from mlcore.registry.cli import main as registry_main
 from mlcore.registry.lock import HOLDER_TAG, lock_name, promotion_lock
-from mlcore.registry.store import connect
 from mlcore.tracking.run import TrackingSettings
-from mlcore.tracking.server import (
-    RETRY_DEFAULTS,
-    OutageGuard,
-    TrackingUnavailableError,
-    bounded_retries,
-)
+from mlcore.tracking.server import OutageGuard, TrackingUnavailableError
 from tests.servers import free_port
 
 QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}

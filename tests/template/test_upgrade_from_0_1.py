@@ -25,7 +25,10 @@ from tests.template.test_generated_project import (
 
 pytestmark = [pytest.mark.slow]
 
-SLUG = "ml-project"
+# A name of its own: other tests install `ml-project` into the same shared environment at the
+# same time, and one editable package name cannot point at two checkouts.
+NAME = "Legacy Digits"
+SLUG = "legacy-digits"
 # What the repo's owners changed after `copier copy` of v0.1.0.
 MODEL_CONFIG = ("dropout: 0.1", "dropout: 0.2")
 README_LINE = "\nOur team's notes: the digits model, retrained weekly.\n"
@@ -56,7 +59,7 @@ def test_a_v0_1_repo_updates_and_still_tests_trains_promotes_and_serves(
     tmp_path: Path, installed_slug: None
 ) -> None:
     history = build_legacy_history(tmp_path / "kit")
-    project = generate(history, tmp_path / "project", vcs_ref=V0_1)
+    project = generate(history, tmp_path / "project", {"project_name": NAME}, vcs_ref=V0_1)
 
     # Life under v0.1.0, with its own mlcore: set up, train (runs land in ./mlflow.db).
     old = legacy_mlcore(history, tmp_path / "mlcore-0.1")

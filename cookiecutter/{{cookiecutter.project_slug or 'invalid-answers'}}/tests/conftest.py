@@ -73,12 +73,11 @@ def compose_config(config_name: str, tmp_path: Path, overrides: Sequence[str] = 
     # Tests never write to a team tracking server, even when MLFLOW_TRACKING_URI is set, and keep
     # MLflow's artifacts out of the project's own mlruns/.
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = store  # restored after each test (_restore_environment)
     if "mlflow" in (cfg.get("logger") or {}):
-        cfg.logger.mlflow.tracking_uri = store
         with open_dict(cfg):
+            cfg.logger.mlflow.tracking_uri = store
             cfg.logger.mlflow.artifact_location = (tmp_path / "mlartifacts").as_uri()
-    if cfg.get("registry"):
-        cfg.registry.tracking_uri = store
     return cfg
 
 

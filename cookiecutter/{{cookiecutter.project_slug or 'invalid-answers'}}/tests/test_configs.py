@@ -144,7 +144,7 @@ def test_optuna_search_runs_its_trials(tmp_path: Path) -> None:
         "-m", "{{ package_name }}.train", "-m", "hparams_search=optuna",
         "hydra.sweeper.n_trials=2", "trainer.max_epochs=1", "test=false",
         "callbacks.rich_progress_bar=null", f"paths.log_dir={tmp_path}",
-        f"logger.mlflow.tracking_uri={store}", "tracking.system_metrics=false",
+        f"+logger.mlflow.tracking_uri={store}", "tracking.system_metrics=false",
         f"+logger.mlflow.artifact_location={(tmp_path / 'mlartifacts').as_uri()}",
     )  # fmt: skip
     [results] = tmp_path.glob("train/multiruns/*/optimization_results.yaml")

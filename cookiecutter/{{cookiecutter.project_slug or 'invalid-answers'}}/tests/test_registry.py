@@ -110,7 +110,7 @@ def test_evaluate_the_registered_champion(champion: TrainedRun, tmp_path) -> Non
     uri = f"models:/{champion.model_name}@champion"
     overrides = ["trainer=cpu", "trainer.enable_progress_bar=false", "logger=mlflow"]
     cfg = compose_config("eval", tmp_path, [*overrides, f"model_uri={uri}"])
-    cfg.registry.tracking_uri = champion.tracking_uri
+    os.environ["MLFLOW_TRACKING_URI"] = champion.tracking_uri  # the registry; restored after
     metrics = evaluate(cfg)
     assert metric(metrics, "test/accuracy") == pytest.approx(
         metric(champion.metrics, "test/accuracy")

@@ -2,7 +2,7 @@
 
 A registered model is evaluated instead with `model_uri=models:/<name>@<alias>` (or
 `models:/<name>/<version>`), for instance `models:/{{ project_slug }}@champion`, from the
-store in `registry.tracking_uri`.
+store MLFLOW_TRACKING_URI names (the project's mlflow.db when unset).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def load_model(cfg: DictConfig):
     if cfg.get("model_uri"):
         from mlcore.registry import load_pytorch
 
-        return load_pytorch(cfg.model_uri, tracking_uri=cfg.registry.tracking_uri)
+        return load_pytorch(cfg.model_uri)
     if not cfg.get("ckpt_path"):
         raise ValueError(
             "Nothing to evaluate: pass ckpt_path=<run dir>/checkpoints/last.ckpt from a finished "

@@ -34,7 +34,7 @@ def predict(cfg: DictConfig) -> BatchResult:
     from mlcore.serve import load_model, predict_file
 
     setup_logging()
-    model = load_model(cfg.model_uri, tracking_uri=cfg.registry.tracking_uri, runtime=cfg.runtime)
+    model = load_model(cfg.model_uri, runtime=cfg.runtime)
     result = predict_file(
         model,
         cfg.input,

@@ -1,0 +1,52 @@
+"""Lightning's MLFlowLogger on mlcore's tracking store, with outages handled as configured.
+
+`configs/logger/mlflow.yaml` names this class. It is Lightning's logger with two differences,
+both through Lightning's public seams (its constructor and its `experiment` property):
+- the tracking URI defaults to mlcore's (MLFLOW_TRACKING_URI, else the project's `mlflow.db`),
+  so no config restates it;
+- `guard_outages` routes every client call the logger makes through an OutageGuard
+  (`tracking.on_outage`, see mlcore.tracking.server).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning.pytorch.loggers import MLFlowLogger as LightningMLFlowLogger
+
+from mlcore import mlflow_store
+from mlcore.tracking.server import OutageGuard
+
+
+class MLFlowLogger(LightningMLFlowLogger):
+    """Lightning's MLFlowLogger whose store is mlcore's unless `tracking_uri` says otherwise."""
+
+    def __init__(
+        self,
+        experiment_name: str = "lightning_logs",
+        run_name: str | None = None,
+        tracking_uri: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        uri = mlflow_store.absolute_sqlite(tracking_uri) if tracking_uri else None
+        self.tracking_uri = uri or mlflow_store.tracking_uri()
+        self.experiment_name = experiment_name
+        super().__init__(
+            experiment_name=experiment_name,
+            run_name=run_name,
+            tracking_uri=self.tracking_uri,
+            **kwargs,
+        )
+        self.guard: OutageGuard | None = None
+
+    @property
+    def experiment(self) -> Any:
+        """Lightning's MlflowClient for the run, behind the OutageGuard once one is set."""
+        client = super().experiment
+        return self.guard if self.guard is not None else client
+
+    def guard_outages(self, policy: str, uri: str | None) -> OutageGuard:
+        """Send the logger's client calls through an OutageGuard from now on."""
+        if self.guard is None:
+            self.guard = OutageGuard(super().experiment, policy, uri)  # type: ignore[arg-type]
+        return self.guard
