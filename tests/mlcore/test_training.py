@@ -368,3 +368,18 @@ def test_scalar_metrics_keeps_single_values_as_floats() -> None:
     assert result == {"val/loss": 0.25, "val/acc": 0.75, "epoch": 3.0, "lr": 0.001}
     assert all(type(value) is float for value in result.values())
     assert scalar_metrics({}) == {}
+
+
+def test_the_names_0_1_starters_import_warn_and_say_what_to_write(tmp_path: Path) -> None:
+    from lightning.pytorch import Trainer
+
+    from mlcore.data import log_input_to_trainer
+    from mlcore.launch import loader_settings
+
+    with pytest.warns(DeprecationWarning, match=r"_partial_: true"):
+        configure_optimizers(torch.nn.Linear(2, 1).parameters(), SGD)
+    with pytest.warns(DeprecationWarning, match=r"pass num_workers and pin_memory"):
+        assert loader_settings(None, 0, False)["num_workers"] == 0
+    trainer = Trainer(logger=False, default_root_dir=tmp_path)
+    with pytest.warns(DeprecationWarning, match=r"DatasetLineage callback"):
+        assert log_input_to_trainer(trainer, "digits") == []
