@@ -51,7 +51,7 @@ def store(
     import torch
 
     from mlcore.tracking.model import log_model
-    from mlcore.tracking.run import MODEL_URI
+    from mlcore.mlflow_store import MODEL_URI
 
     client = MlflowClient(mlflow_tracking_uri)
     name = f"model-{request.node.name}"

@@ -64,7 +64,7 @@ def registered(mlflow_tracking_uri: str, tmp_path_factory: pytest.TempPathFactor
     from mlcore.registry import register
     from mlcore.tracking.model import log_model
     from mlcore.tracking.onnx import log_onnx
-    from mlcore.tracking.run import MODEL_URI
+    from mlcore.mlflow_store import MODEL_URI
 
     client = MlflowClient(mlflow_tracking_uri)
     artifacts = tmp_path_factory.mktemp("serve-artifacts").as_uri()

@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 
 import lightning as L
+import mlcore.data
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-
-import mlcore.data
 
 EXAMPLE_DATASET = "digits"
 

@@ -11,6 +11,7 @@ import hydra
 from mlcore.entrypoint import hydra_main
 from omegaconf import DictConfig
 
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint or registered model with its `test_step`; the callbacks of
     configs/callbacks/evaluate.yaml add MLflow's own evaluation of its predictions to the run."""

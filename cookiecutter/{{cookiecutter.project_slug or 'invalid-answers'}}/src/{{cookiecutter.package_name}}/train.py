@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Instantiate the data, model, callbacks, loggers and trainer; fit, test, return the metrics."""
+    """Instantiate the data, model, callbacks, loggers and trainer; fit, test; the metrics."""
     # Heavy imports live here so that `--help` and `--cfg job` answer instantly.
     import lightning as L
     from mlcore.training import (
