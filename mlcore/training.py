@@ -167,14 +167,17 @@ def run_task(task: Callable[[DictConfig], dict[str, float]], cfg: DictConfig) ->
     from mlcore.resume import RunRecord, output_dir, resume
 
     setup_logging()
-    start = resume(cfg)
-    cfg = start.cfg
-    with open_dict(cfg):
-        cfg.ckpt_path = start.ckpt_path
-    record = RunRecord(output_dir(cfg))  # what resume=auto reads if this run is interrupted
-    record.started(cfg, attempt=start.attempt)
+    record = None
+    if "resume" in cfg:  # a training config (evaluate's has no resume)
+        start = resume(cfg)
+        cfg = start.cfg
+        with open_dict(cfg):
+            cfg.ckpt_path = start.ckpt_path
+        record = RunRecord(output_dir(cfg))  # what resume=auto reads if this run is interrupted
+        record.started(cfg, attempt=start.attempt)
     metrics = task(cfg)
-    record.finished()
+    if record is not None:
+        record.finished()
     for name, value in sorted(metrics.items()):
         log.info("%s = %.4f", name, value)
     return lookup(metrics, cfg.get("optimized_metric", ""), "optimized_metric")

@@ -11,9 +11,13 @@ it. The same code runs on several GPUs and nodes: `make launch` (configs/launche
 
 from __future__ import annotations
 
+import logging
+
 import hydra
 from mlcore.entrypoint import hydra_main
 from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -38,6 +42,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer = instantiate_trainer(cfg.trainer, model, callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(cfg, trainer)
 
+    log.info("Training %s on %s", type(model).__name__, type(datamodule).__name__)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = scalar_metrics(trainer.callback_metrics)
     if cfg.get("test"):
