@@ -41,8 +41,8 @@ def instantiate_callbacks(
     no logger, callbacks that need one are left out with a message instead of failing mid-run.
 
     Given the run's `trainer` config, the callbacks every training run needs are added:
-    `LegacyMetricNames` first and `ConfiguredSchedule` (mlcore.callbacks); with checkpointing on,
-    a checkpoint written when training stops on an exception or a signal (SIGTERM: preemption)
+    `LegacyMetricNames` first, `ConfiguredSchedule` and `PlainHyperparameters` (mlcore.callbacks);
+    with checkpointing on, a checkpoint written when training stops on an exception or a signal (SIGTERM: preemption)
     as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the config names no
     ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt` rather than
     `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as `ckpt_path=...` unquoted).
@@ -55,9 +55,9 @@ def instantiate_callbacks(
         callbacks.append(instantiate(spec))
     if trainer is None:
         return callbacks
-    from mlcore.callbacks import ConfiguredSchedule, LegacyMetricNames
+    from mlcore.callbacks import ConfiguredSchedule, LegacyMetricNames, PlainHyperparameters
 
-    standard = [ConfiguredSchedule(), *_checkpoints(callbacks, trainer)]
+    standard = [ConfiguredSchedule(), PlainHyperparameters(), *_checkpoints(callbacks, trainer)]
     return [LegacyMetricNames(), *callbacks, *standard]
 
 
@@ -207,20 +207,25 @@ def configure_optimizers(
         DeprecationWarning,
         stacklevel=2,
     )
-    opt = instantiate(_plain(optimizer), params=params)
+    opt = _build(optimizer, params=params)
     if not scheduler:
         return {"optimizer": opt}
-    sched = instantiate(_plain(scheduler), optimizer=opt)
+    sched = _build(scheduler, optimizer=opt)
     return {
         "optimizer": opt,
         "lr_scheduler": {"scheduler": sched, "monitor": monitor, "interval": interval},
     }
 
 
-def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(spec, DictConfig):
-        return OmegaConf.to_container(spec, resolve=True)  # type: ignore[return-value]
-    return dict(spec)
+def _build(spec: Any, **arguments: Any) -> Any:
+    """A `_target_` spec or (today's model config with a 0.1 model) a Hydra partial, built."""
+    if callable(spec):
+        return spec(**arguments)
+    plain: Any = (
+        OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
+    )
+    plain.pop("_partial_", None)  # a spec written back from a checkpoint (PlainHyperparameters)
+    return instantiate(plain, **arguments)
 
 
 def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -383,3 +383,39 @@ def test_the_names_0_1_starters_import_warn_and_say_what_to_write(tmp_path: Path
     trainer = Trainer(logger=False, default_root_dir=tmp_path)
     with pytest.warns(DeprecationWarning, match=r"DatasetLineage callback"):
         assert log_input_to_trainer(trainer, "digits") == []
+
+
+@pytest.mark.filterwarnings("ignore:mlcore.training.configure_optimizers is deprecated")
+def test_a_0_1_module_given_hydra_partials_trains_and_its_checkpoint_loads_weights_only(
+    tmp_path: Path,
+) -> None:
+    """Today's model config (`_partial_: true`) with a 0.1 model.py, which saves whatever it is
+    given as hyperparameters and builds them with the deprecated configure_optimizers."""
+    from hydra.utils import instantiate
+
+    specs = OmegaConf.create(
+        {
+            "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+            "scheduler": {"_target_": "torch.optim.lr_scheduler.StepLR", "_partial_": True,
+                          "step_size": 1},
+        }
+    )  # fmt: skip
+    module = TinyModule(**instantiate(specs))
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        callbacks=instantiate_callbacks({}, trainer={"default_root_dir": str(tmp_path)}),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, data, data)
+    [checkpoint] = (tmp_path / "checkpoints").glob("epoch_*.ckpt")
+    saved = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+    assert saved["optimizer"] == {"_target_": "torch.optim.sgd.SGD", "_partial_": True, "lr": 0.1}
+    loaded = TinyModule.load_from_checkpoint(checkpoint, weights_only=True)
+    assert isinstance(loaded.configure_optimizers()["optimizer"], torch.optim.SGD)
