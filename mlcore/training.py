@@ -42,10 +42,11 @@ def instantiate_callbacks(
 
     Given the run's `trainer` config, the callbacks every training run needs are added:
     `LegacyMetricNames` first, `ConfiguredSchedule` and `PlainHyperparameters` (mlcore.callbacks);
-    with checkpointing on, a checkpoint written when training stops on an exception or a signal (SIGTERM: preemption)
-    as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the config names no
-    ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt` rather than
-    `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as `ckpt_path=...` unquoted).
+    with checkpointing on, a checkpoint written when training stops on an exception or a signal
+    (SIGTERM: preemption) as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the
+    config names no ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt`
+    rather than `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as
+    `ckpt_path=...` unquoted).
     """
     callbacks = []
     for name, spec in _entries(cfg, "callbacks"):
