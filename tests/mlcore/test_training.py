@@ -309,7 +309,9 @@ def test_configure_optimizers_leaves_dict_specs_untouched() -> None:
 class TinyModule(L.LightningModule):
     """A linear regression whose optimizers come from configure_optimizers."""
 
-    def __init__(self, optimizer: dict[str, Any], scheduler: dict[str, Any]) -> None:
+    def __init__(
+        self, optimizer: dict[str, Any], scheduler: dict[str, Any], hidden_dims: Any = None
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.layer = torch.nn.Linear(2, 1)
@@ -400,7 +402,8 @@ def test_a_0_1_module_given_hydra_partials_trains_and_its_checkpoint_loads_weigh
                           "step_size": 1},
         }
     )  # fmt: skip
-    module = TinyModule(**instantiate(specs))
+    # No `_convert_` in the config: a list arrives as OmegaConf's ListConfig.
+    module = TinyModule(**instantiate(specs), hidden_dims=OmegaConf.create([24, 12]))
     data = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4
     )
@@ -417,5 +420,6 @@ def test_a_0_1_module_given_hydra_partials_trains_and_its_checkpoint_loads_weigh
     [checkpoint] = (tmp_path / "checkpoints").glob("epoch_*.ckpt")
     saved = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
     assert saved["optimizer"] == {"_target_": "torch.optim.sgd.SGD", "_partial_": True, "lr": 0.1}
+    assert saved["hidden_dims"] == [24, 12] and type(saved["hidden_dims"]) is list
     loaded = TinyModule.load_from_checkpoint(checkpoint, weights_only=True)
     assert isinstance(loaded.configure_optimizers()["optimizer"], torch.optim.SGD)
