@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Instantiate the data, model, callbacks, loggers and trainer; fit, test; the metrics."""
+    """Build data, model, callbacks, loggers and trainer; fit and test; return the metrics."""
     # Heavy imports live here so that `--help` and `--cfg job` answer instantly.
     import lightning as L
     from mlcore.training import (
