@@ -54,8 +54,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra_main(config_path="../../configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Command-line entry point (logging, resume=auto, the summary); returns the metric a
-    hyperparameter search optimises."""
+    """Command-line entry point; returns the metric a hyperparameter search optimises
+    (run_task adds the logging set-up, resume=auto and the summary)."""
     from mlcore.training import run_task
 
     return run_task(train, cfg)
