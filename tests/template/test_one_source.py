@@ -77,7 +77,7 @@ def test_renamed_model_and_moved_store_reach_every_step(installed_project, tmp_p
     assert f"MLflow tracking store: {uri}" in trained
     assert "Promoted" in make("promote")
     client = MlflowClient(tracking_uri=uri)
-    assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
 
     assert_serves(project, env, MODEL, "1")
 
@@ -92,7 +92,7 @@ def test_renamed_model_and_moved_store_reach_every_step(installed_project, tmp_p
     make("pipeline", f"TRAIN_ARGS={EPOCHS}")
     candidate = json.loads((project / ".pipeline" / "train.done").read_text())
     assert candidate["version"] == "2"
-    versions = sorted(v.version for v in client.search_model_versions(f"name = '{MODEL}'"))
+    versions = sorted(str(v.version) for v in client.search_model_versions(f"name = '{MODEL}'"))
     assert versions == ["1", "2"]
 
     assert [m.name for m in client.search_registered_models()] == [MODEL]
