@@ -123,7 +123,6 @@ SERVING_FILES = [
 KSERVE_FILES = [
     "deploy/kserve/kustomization.yaml",
     "deploy/kserve/inferenceservice.yaml",
-    "deploy/kserve/inferenceservice-mlflow.yaml",
 ]
 
 
