@@ -1,7 +1,8 @@
 """A generated repo's compiled Kubeflow pipeline, run here step by step as kfp's launcher would.
 
 Shared by the pipeline tests (steps run on this machine) and the image tests (steps run in the
-training image): `kfp_venv` is kfp in an environment of its own, `run_compiled` runs the steps.
+training image): `tool_venv` makes kfp's environment of its own (conftest's `kfp_venv` fixture),
+`run_compiled` runs the steps.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO, run
 
 # What the generated Makefile installs for `make pipeline-kfp`.
@@ -25,8 +24,7 @@ PLACEHOLDER = re.compile(r"\{\{\$\.(inputs|outputs)\.parameters\['([^']+)'\](\.o
 Execute = Callable[[str, Sequence[str], Mapping[str, str]], subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture(scope="session")
-def kfp_venv() -> Path:
+def tool_venv() -> Path:
     """kfp and kfp-kubernetes in a tool environment of their own (they pin requests, urllib3 and
     protobuf exactly):
     build/tools/kfp-venv, made once (about 30 s from PyPI) and reused by later sessions."""

@@ -45,7 +45,7 @@ from tests.servers import (
     free_port,
 )
 from tests.template.conftest import render
-from tests.template.kfp import kfp_venv, run_compiled  # noqa: F401 (kfp_venv: a fixture)
+from tests.template.kfp import run_compiled
 
 pytestmark = [pytest.mark.slow, pytest.mark.images]
 
@@ -398,7 +398,7 @@ def test_every_compiled_pipeline_step_runs_in_the_training_image(
     engine: containers.Engine,
     shipped: Shipped,
     team_server: TeamServer,
-    kfp_venv: Path,  # noqa: F811
+    kfp_venv: Path,
     tmp_path: Path,
 ) -> None:
     run(["make", "pipeline-kfp", f"KFP_VENV={kfp_venv}", f"KFP_IMAGE={shipped.train}",
