@@ -53,7 +53,8 @@ def load_model(cfg: DictConfig):
     if not cfg.get("ckpt_path"):
         raise ValueError(
             "Nothing to evaluate: pass ckpt_path=<run dir>/checkpoints/last.ckpt from a finished "
-            "`train` run, or model_uri=champion (a registered model's alias)"
+            "`train` run, or model_uri=models:/<name>@<alias> (or the alias alone, "
+            "model_uri=champion, for this project's model)"
         )
     checkpoint = Path(cfg.ckpt_path)
     if not checkpoint.is_file():
