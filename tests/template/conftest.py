@@ -54,6 +54,14 @@ def make(project: Path, *targets: str, timeout: float = 600) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.fixture(scope="session")
+def kfp_venv() -> Path:
+    """kfp in an environment of its own, for the pipeline and image tests' compiled pipelines."""
+    from tests.template.kfp import tool_venv
+
+    return tool_venv()
+
+
 @pytest.fixture
 def render_to(tmp_path: Path) -> Render:
     """Render into tmp_path/<name> with the given answers."""

@@ -10,6 +10,7 @@ failing on a file broken the way a careless edit would break it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -117,12 +118,12 @@ def test_core_kinds_validate_offline_with_kubernetes_validate(
     name: str, projects: dict[str, Path]
 ) -> None:
     core = [path for path in manifests(projects[name]) if not is_custom(path)]
-    if answers(projects[name])["deploy_target"] == "none":
-        assert core == []
-        return
     kinds = {load(path)["kind"] for path in core}
-    assert kinds == {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "NetworkPolicy", "CronJob"}  # fmt: skip
+    serving = {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
+               "PodDisruptionBudget", "NetworkPolicy", "CronJob"}  # fmt: skip
+    if answers(projects[name])["deploy_target"] == "none":
+        serving = set()
+    assert kinds == serving | {"PersistentVolumeClaim"}  # the training job's claims
     command = [BIN / "kubernetes-validate", "--strict", "-k", KUBERNETES_VERSION, *core]
     run(command, cwd=projects[name])
 
@@ -134,8 +135,6 @@ def test_custom_resources_match_the_upstream_crds_and_admission_rules(
     project = projects[name]
     schemas = crds.load([SHARED_CRDS])
     custom = [path for path in manifests(project) if is_custom(path)]
-    if answers(project)["deploy_target"] == "kserve":
-        custom.append(project / "deploy" / "kserve" / "inferenceservice-mlflow.yaml")
     kinds = {load(path)["kind"] for path in custom}
     target = answers(project)["deploy_target"]
     assert kinds == {"PyTorchJob"} | ({"InferenceService"} if target == "kserve" else set())
@@ -213,7 +212,8 @@ def test_overlays_set_namespace_autoscaling_and_the_release_image_not_replicas(
         assert server["livenessProbe"]["httpGet"]["path"] == "/health"
         config = kinds["ConfigMap"]
         assert server["envFrom"][0]["configMapRef"]["name"] == config["metadata"]["name"]
-        assert config["data"]["MODEL_URI"] == f"models:/{slug}@champion"
+        # An alias: the image resolves it with configs/registry/default.yaml, the name's one home.
+        assert config["data"]["MODEL_URI"] == "champion"
         secrets = [e["valueFrom"]["secretKeyRef"] for e in server["env"] if "valueFrom" in e]
         assert secrets and all(ref["optional"] is True for ref in secrets)
         assert {"name": "tmp", "mountPath": "/tmp"} in server["volumeMounts"]
@@ -237,35 +237,33 @@ def test_mlcore_deploy_render_sets_the_tag_and_leaves_replicas_to_the_hpa(
     assert (overlay / "kustomization.yaml").read_text() == before
 
 
-def test_kserve_runs_our_image_on_8080_and_the_mlflow_alternative_speaks_v2(
-    projects: dict[str, Path],
-) -> None:
+def test_kserve_runs_our_image_on_8080_in_standard_mode(projects: dict[str, Path]) -> None:
     project = projects["py313-proprietary-path-gpu"]
     slug = answers(project)["project_slug"]
     isvc = by_kind(project, "kserve")["InferenceService"]
-    mlflow = load(project / "deploy" / "kserve" / "inferenceservice-mlflow.yaml")
-    for service in (isvc, mlflow):
-        # Standard mode, named: an HPA on CPU; security per container, which every mode takes.
-        assert service["metadata"]["annotations"] == {
-            "serving.kserve.io/deploymentMode": "Standard",
-            "serving.kserve.io/autoscalerClass": "hpa",
-        }
-        predictor = service["spec"]["predictor"]
-        assert "securityContext" not in predictor
-        assert predictor.get("scaleMetric", "cpu") == "cpu"
-    assert isvc["spec"]["predictor"]["scaleTarget"] == 70
-    [container] = isvc["spec"]["predictor"]["containers"]
-    for box in (container, mlflow["spec"]["predictor"]["model"]):
-        context = box["securityContext"]
-        assert context["runAsNonRoot"] is True and context["runAsUser"] == 10001
-        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    # Standard mode, named: an HPA on CPU; security per container, which every mode takes.
+    assert isvc["metadata"]["annotations"] == {
+        "serving.kserve.io/deploymentMode": "Standard",
+        "serving.kserve.io/autoscalerClass": "hpa",
+    }
+    predictor = isvc["spec"]["predictor"]
+    assert "securityContext" not in predictor
+    assert predictor.get("scaleMetric", "cpu") == "cpu"
+    assert predictor["scaleTarget"] == 70
+    [container] = predictor["containers"]
+    context = container["securityContext"]
+    assert context["runAsNonRoot"] is True and context["runAsUser"] == 10001
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["image"] == f"ghcr.io/example-org/{slug}:{TAG}"
     assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
     assert {"name": "PORT", "value": "8080"} in container["env"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080}
-    model = mlflow["spec"]["predictor"]["model"]
-    assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
-    assert model["storageUri"].startswith("s3://")
+    # KServe's MLflow runtime (MLServer) cannot run our models (they import lightning and mlcore,
+    # and it writes into a read-only working directory): only our image is shipped.
+    assert sorted(p.name for p in (project / "deploy" / "kserve").iterdir()) == [
+        "inferenceservice.yaml",
+        "kustomization.yaml",
+    ]
 
 
 KUSTOMIZATIONS = {
@@ -294,7 +292,7 @@ def test_rendered_manifests_name_the_images_the_release_pushes_and_committed_one
     push; the committed kustomizations, applied directly, name no image anyone pushed, and say
     so in the tag, instead of pulling a stranger's image of that name from Docker Hub."""
     project = projects[name]
-    dry_run = make(project, "-n", "images", "push").stdout
+    dry_run = make(project, "-n", "images", "push").stdout.replace("\\\n", " ")
     built = set(re.findall(r"docker build .* -t (\S+) \.", dry_run))
     pushed = set(re.findall(r"docker push (\S+)", dry_run))
     rendered = images_in([load(path) for path in manifests(project)])
@@ -330,7 +328,7 @@ def test_use_gpu_reaches_the_slurm_and_kubernetes_launchers(
     assert yaml.safe_load((launchers / "kubernetes.yaml").read_text())["gpus_per_node"] == gpus
     slurm = yaml.safe_load((launchers / "slurm.yaml").read_text())["launcher"]
     assert slurm["gpus_per_node"] == gpus
-    [job] = manifests(project, "training")
+    [job] = [path for path in manifests(project, "training") if load(path)["kind"] == "PyTorchJob"]
     for replica in load(job)["spec"]["pytorchReplicaSpecs"].values():
         [container] = replica["template"]["spec"]["containers"]
         for part in ("requests", "limits"):
@@ -349,7 +347,7 @@ def test_committed_training_job_is_what_the_launcher_renders(
     committed = (project / "deploy" / "k8s" / "training" / "pytorchjob.yaml").read_text()
     rendered = run([BIN / "mlcore", "launch", "kubernetes", "--dry-run"], cwd=project).stdout
     assert committed == rendered
-    [job] = manifests(project, "training")
+    [job] = [path for path in manifests(project, "training") if load(path)["kind"] == "PyTorchJob"]
     image = load(job)["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
     slug = answers(project)["project_slug"]
     assert image["containers"][0]["image"] == f"ghcr.io/example-org/{slug}-train:{TAG}"
@@ -375,11 +373,16 @@ def test_images_are_multi_stage_slim_and_non_root(name: str, projects: dict[str,
     given = answers(project)
     train = (project / "deploy" / "train.Dockerfile").read_text()
     final_train = re.findall(r"^FROM (\S+)", train, re.M)[-1]
-    if given["use_gpu"]:
-        assert "nvidia/cuda:" in train and final_train == "${CUDA_IMAGE}"
-    else:
-        assert final_train == f"python:{final_train.split(':')[1]}"
-        assert final_train.endswith("-slim-bookworm")
+    assert final_train == f"python:{final_train.split(':')[1]}"
+    assert final_train.endswith("-slim-bookworm")
+    # One CUDA stack with use_gpu: torch's CUDA wheels (PyPI's are CUDA 13), no CUDA base image.
+    assert "nvidia/cuda" not in train
+    index = re.findall(r"^ARG TORCH_INDEX=(\S+)", train, re.M)
+    gpu = given["use_gpu"]
+    assert index == ["https://pypi.org/simple" if gpu else "https://download.pytorch.org/whl/cpu"]
+    # The pipeline's steps run `make <target>` in this image.
+    assert "COPY --from=build /usr/bin/make /usr/bin/make" in train
+    assert re.search(r"^COPY Makefile ", train, re.M)
     assert re.findall(r"^USER (\S+)", train, re.M)[-1] == "1000:1000"  # the job's runAsUser
     dockerfiles = [train]
     if given["deploy_target"] != "none":
@@ -393,7 +396,11 @@ def test_images_are_multi_stage_slim_and_non_root(name: str, projects: dict[str,
         assert not any("curl" in line for line in instructions), "no curl in the slim image"
         dockerfiles.append(serve)
     makefile = (project / "Makefile").read_text()
+    for dockerfile in [*dockerfiles, (project / "deploy" / "mlflow" / "Dockerfile").read_text()]:
+        # A `# syntax=` line makes BuildKit pull a frontend from Docker Hub; no feature needs it.
+        assert "# syntax=" not in dockerfile
     for dockerfile in dockerfiles:
+        assert "test -s requirements-lock.txt" in dockerfile, "built from the lock only"
         if given["mlcore_source"] == "path":
             assert f"COPY --from=mlcore . {given['mlcore_path']}" in dockerfile
             assert f"--build-context mlcore={given['mlcore_path']}" in makefile
@@ -445,7 +452,7 @@ def test_custom_resources_broken_against_their_crd_fail_with_the_field_path(
 ) -> None:
     project = projects["py313-proprietary-path-gpu"]
     [source] = [p for p in manifests(project, "kserve") if is_custom(p)]
-    [job_source] = manifests(project, "training")
+    [job_source] = [p for p in manifests(project, "training") if is_custom(p)]
     isvc, job = load(source), load(job_source)
     isvc["spec"]["predictor"]["maxReplicas"] = "five"
     isvc["spec"]["predictor"]["containers"][0]["readinessProbe"]["httpGett"] = {}
@@ -461,3 +468,53 @@ def test_custom_resources_broken_against_their_crd_fail_with_the_field_path(
         "spec.pytorchReplicaSpecs.Master.template.spec.containers[0].name: required field",
     ]:
         assert message in result.stderr, message
+
+
+def test_make_images_on_ci_without_a_lock_stops_and_says_how(
+    projects: dict[str, Path], tmp_path: Path
+) -> None:
+    """Images come from a lock only: on CI `make images` without one fails before any build
+    (DOCKER=false would fail a build too, with another message)."""
+    project = tmp_path / "project"
+    shutil.copytree(projects[NAMES[0]], project, ignore=shutil.ignore_patterns("build"))
+    (project / "requirements-lock.txt").unlink(missing_ok=True)
+    done = subprocess.run(
+        ["make", "images", "DOCKER=false", "DOCKER_BUILD=false"],
+        cwd=project, env={**os.environ, "CI": "true"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Run 'make lock' and commit requirements-lock.txt" in done.stderr, done.stderr
+    assert "false" not in done.stdout.split(), "no build started"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_job_tracks_to_the_team_server_in_its_namespace_with_its_claims(
+    name: str, projects: dict[str, Path]
+) -> None:
+    """Without MLFLOW_TRACKING_URI the job fell back to SQLite in its read-only image; its claims
+    were neither shipped nor documented (pods stayed Pending)."""
+    project = projects[name]
+    slug = answers(project)["project_slug"]
+    documents = [load(path) for path in manifests(project, "training")]
+    namespaces = {document["metadata"]["namespace"] for document in documents}
+    assert namespaces == {f"{slug}-training"}
+    [job] = [document for document in documents if document["kind"] == "PyTorchJob"]
+    pod = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["MLFLOW_TRACKING_URI"].startswith("http"), "never the SQLite fallback"
+    claims = {
+        volume["persistentVolumeClaim"]["claimName"]
+        for volume in pod["volumes"]
+        if "persistentVolumeClaim" in volume
+    }
+    shipped = {d["metadata"]["name"]: d for d in documents if d["kind"] == "PersistentVolumeClaim"}
+    assert claims == set(shipped) == {f"{slug}-data", f"{slug}-checkpoints"}
+    for claim in shipped.values():
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "every node mounts them"
+
+
+def test_team_server_database_comes_back_with_the_host(projects: dict[str, Path]) -> None:
+    compose = load(projects[NAMES[0]] / "deploy" / "mlflow" / "compose.yaml")
+    for service in ("postgres", "mlflow"):
+        assert compose["services"][service]["restart"] == "unless-stopped", service

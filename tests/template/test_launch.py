@@ -38,7 +38,7 @@ MANIFESTS = {
         "kubernetes",
         ["launcher.nodes=2", "launcher.gpus_per_node=8", "launcher.namespace=ml",
          "launcher.image=registry.example.com/digits-classifier:1.0",
-         "+launcher.env.MLFLOW_TRACKING_URI=http://mlflow.mlflow:5000",
+         "launcher.env.MLFLOW_TRACKING_URI=http://mlflow.mlflow:5000",
          "trainer.max_epochs=30"],
     ),
 }  # fmt: skip

@@ -33,6 +33,8 @@ COMMON_FILES = [
     "pyproject.toml",
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
+    # Builds the images on pull requests that change what they hold (no push).
+    ".github/workflows/images.yml",
     ".github/workflows/template-sync.yml",
     # Continuous training: retraining, drift monitoring, the Kubeflow pipeline.
     ".github/workflows/train.yml",
@@ -104,6 +106,8 @@ COMMON_FILES = [
     "deploy/train.Dockerfile",
     "deploy/k8s/training/kustomization.yaml",
     "deploy/k8s/training/pytorchjob.yaml",
+    "deploy/k8s/training/claim-data.yaml",
+    "deploy/k8s/training/claim-checkpoints.yaml",
     ".github/workflows/release.yml",
 ]
 # Serving on Kubernetes (deploy_target kserve or kubernetes): the serving image, kustomize base
@@ -123,7 +127,6 @@ SERVING_FILES = [
 KSERVE_FILES = [
     "deploy/kserve/kustomization.yaml",
     "deploy/kserve/inferenceservice.yaml",
-    "deploy/kserve/inferenceservice-mlflow.yaml",
 ]
 
 

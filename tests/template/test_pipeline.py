@@ -11,7 +11,6 @@ gates against the champion evaluated on the new split. Training is kept to a few
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,8 +21,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import REPO, run
+from tests.conftest import run
 from tests.template.conftest import SHARED_ENV, editable_location, make, render
+from tests.template.kfp import run_compiled
 
 pytestmark = [pytest.mark.slow]
 
@@ -35,8 +35,6 @@ FEW_BATCHES = [
     "+trainer.limit_val_batches=2",
 ]
 NAME = "CT Pipeline"
-# What the generated Makefile installs for `make pipeline-kfp`.
-KFP_VERSION = "2.17.0"
 
 
 @pytest.fixture(scope="module")
@@ -198,24 +196,6 @@ def test_make_monitor_passes_a_sample_of_the_data_and_flags_inverted_images(
     assert report["model"].startswith(f"{slug} v")
 
 
-@pytest.fixture(scope="session")
-def kfp_venv() -> Path:
-    """kfp and kfp-kubernetes in a tool environment of their own (they pin requests, urllib3 and
-    protobuf exactly):
-    build/tools/kfp-venv, made once (about 30 s from PyPI) and reused by later sessions."""
-    venv = REPO / "build" / "tools" / "kfp-venv"
-    python = venv / "bin" / "python"
-    check = [
-        str(python), "-c",
-        f"import kfp, kfp.kubernetes; assert kfp.__version__ == {KFP_VERSION!r}",
-    ]  # fmt: skip
-    if not python.is_file() or subprocess.run(check, capture_output=True).returncode != 0:
-        run([sys.executable, "-m", "venv", "--clear", venv], REPO)
-        packages = [f"kfp=={KFP_VERSION}", f"kfp-kubernetes=={KFP_VERSION}"]
-        run([python, "-m", "pip", "install", "--quiet", *packages], REPO)
-    return venv
-
-
 def test_make_pipeline_kfp_compiles_the_same_steps_for_kubeflow(
     project: Path, kfp_venv: Path
 ) -> None:
@@ -269,68 +249,6 @@ def make_targets(compiled: dict) -> set[str]:
     return targets
 
 
-PLACEHOLDER = re.compile(r"\{\{\$\.(inputs|outputs)\.parameters\['([^']+)'\](\.output_file)?\}\}")
-
-
-def run_compiled(
-    compiled: dict, project: Path, arguments: dict[str, str], tmp: Path, until: str
-) -> list[str]:
-    """Run a compiled kfp pipeline's container steps here, in dependency order up to the step
-    named `until`, as kfp's launcher would in each step's pod: placeholders filled from
-    constants, pipeline arguments and earlier steps' output files, the step's environment set,
-    the image's `python` being this one. Returns the steps' names in the order they ran."""
-    import graphlib
-
-    tasks = compiled["root"]["dag"]["tasks"]
-    order = graphlib.TopologicalSorter(
-        {key: task.get("dependentTasks", []) for key, task in tasks.items()}
-    ).static_order()
-    outputs: dict[str, dict[str, str]] = {}
-    ran = []
-    for key in order:
-        task = tasks[key]
-        inputs = {}
-        for name, source in task["inputs"]["parameters"].items():
-            if "runtimeValue" in source:
-                inputs[name] = source["runtimeValue"]["constant"]
-            elif "componentInputParameter" in source:
-                inputs[name] = arguments[source["componentInputParameter"]]
-            else:
-                producer = source["taskOutputParameter"]
-                inputs[name] = outputs[producer["producerTask"]][producer["outputParameterKey"]]
-        label = compiled["components"][task["componentRef"]["name"]]["executorLabel"]
-        container = compiled["deploymentSpec"]["executors"][label]["container"]
-        files: dict[str, Path] = {}
-
-        def fill(
-            match: re.Match[str], key: str = key, inputs: dict = inputs, files: dict = files
-        ) -> str:
-            kind, name, is_file = match.groups()
-            if kind == "inputs":
-                return inputs[name]
-            assert is_file, match.group(0)
-            files[name] = tmp / key / "outputs" / name
-            return str(files[name])
-
-        command = [PLACEHOLDER.sub(fill, part) for part in container["command"] + container["args"]]
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            **{item["name"]: item["value"] for item in container.get("env", [])},
-        }
-        done = subprocess.run(
-            command, cwd=project, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert done.returncode == 0, (
-            f"{task['taskInfo']['name']}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
-        )
-        outputs[key] = {name: path.read_text() for name, path in files.items()}
-        ran.append(task["taskInfo"]["name"])
-        if ran[-1] == until:
-            return ran
-    raise AssertionError(f"no step {until!r} in {ran}")
-
-
 def test_the_compiled_kfp_pipeline_with_search_runs_its_steps_here(
     project: Path, kfp_venv: Path, tmp_path: Path
 ) -> None:
@@ -358,7 +276,7 @@ def test_the_compiled_kfp_pipeline_with_search_runs_its_steps_here(
         "train_args": " ".join(FEW_BATCHES),
         "search_args": "hydra.sweeper.n_trials=2 hydra.sweeper.sampler.n_startup_trials=2",
     }
-    ran = run_compiled(compiled, project, arguments, tmp_path, until="train")
+    ran = run_compiled(compiled, arguments, tmp_path, until="train", cwd=project)
     assert ran == ["prepare", "search", "train"]
 
     best = (project / ".pipeline" / "best-params.txt").read_text().split()

@@ -10,6 +10,7 @@ steps the generated-project tests run.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
@@ -58,6 +59,8 @@ JOB_PERMISSIONS = {
     "train.yml": READ_ONLY,
     # Per job (job name -> permissions): only the job that starts train.yml may start workflows.
     "monitor.yml": {"check": READ_ONLY, "retrain": {"actions": "write", "contents": "read"}},
+    # Builds the images on pull requests, pushes nothing.
+    "images.yml": READ_ONLY,
 }
 # Findings a generated file silences with an inline `# zizmor: ignore[...]` comment, each with
 # its reason there: the template sync opens its pull request with peter-evans/create-pull-request
@@ -387,6 +390,30 @@ def test_generated_workflow_and_own_workflow_pin_the_same_versions(project: Path
     for workflow_path in generated_workflows(project):
         for action, sha in pins(load(workflow_path)).items():
             assert pinned.setdefault(action, sha) == sha, f"{workflow_path.name}: {action}"
+
+
+def test_generated_images_workflow_builds_on_pull_requests_touching_what_images_hold(
+    project: Path,
+) -> None:
+    """Every file a Dockerfile copies (and the Dockerfiles, the lock and the Makefile) is among the
+    paths that start the build; it runs `make images` and pushes nothing."""
+    workflow = load(project / ".github" / "workflows" / "images.yml")
+    paths = triggers(workflow)["pull_request"]["paths"]
+    held = {"Makefile", "requirements-lock.txt", ".dockerignore"}
+    for dockerfile in (project / "deploy").glob("*Dockerfile"):
+        held.add(f"deploy/{dockerfile.name}")
+        for line in dockerfile.read_text().splitlines():
+            words = line.split()
+            if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+                for source in words[1:-1]:
+                    held.add(source.replace("requirements-lock.tx[t]", "requirements-lock.txt"))
+    for path in sorted(held):
+        matched = any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(f"{path}/x", p) for p in paths)
+        assert matched, f"images.yml does not build when {path} changes"
+    called = [t for _, step in steps(workflow) for line in run_lines(step)
+              for t in make_targets_called(line)]  # fmt: skip
+    assert called == ["images"]
+    assert "push" not in called and workflow["permissions"] == READ_ONLY
 
 
 def test_generated_template_sync_opens_a_pull_request(project: Path) -> None:
