@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     from mlcore import mlflow_store
     from mlcore.monitor import batches, report
     from mlcore.monitor.drift import Thresholds, compare
-    from mlcore.registry.settings import project_settings
+    from mlcore.registry.settings import model_uri, project_settings
 
     settings = load_settings(args.config, args.overrides)
     thresholds = Thresholds.from_config(settings.get("thresholds"))
@@ -113,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         from mlcore.serve.model import ModelLoadError, load_model
 
         try:
-            model = load_model(str(settings["model"]), tracking_uri=tracking_uri)
+            uri = model_uri(str(settings["model"]), Path(args.config).parent)
+            model = load_model(uri, tracking_uri=tracking_uri)
         except ModelLoadError as error:
             raise ValueError(f"model: {error}") from error
         dtype = np.dtype(model.dtype)

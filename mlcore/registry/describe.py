@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcore import mlflow_store
 from mlcore.registry import store
+from mlcore.registry.settings import model_uri
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -29,10 +30,12 @@ def load(name: str, alias: str = store.CHAMPION, *, tracking_uri: str | None = N
 
 
 def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
-    """The torch module (the LightningModule itself) behind `models:/<name>@<alias>` or
-    `models:/<name>/<version>`: what evaluation needs to run the model's own `test_step`."""
+    """The torch module (the LightningModule itself) behind `models:/<name>@<alias>`,
+    `models:/<name>/<version>` or an alias/version of the project's model (`candidate`): what
+    evaluation needs to run the model's own `test_step`."""
     import mlflow.pytorch
 
+    uri = model_uri(uri)
     name, ref = store.parse_model_uri(uri)
     return _load_version(name, ref, tracking_uri, f"load {uri}", mlflow.pytorch.load_model)
 

@@ -18,6 +18,8 @@ from mlcore.registry.gate import Gate
 
 DEFAULT_CONFIG_DIR = Path("configs")
 DEFAULT_CONFIG_NAME = "train"
+# The model name's one home in a project: every other file names an alias or a version.
+MODEL_NAME_FILE = Path("registry") / "default.yaml"
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,44 @@ def project_settings(
         model_name=registry.get("model_name"),
         gate=Gate.from_config(registry.get("gate")),
     )
+
+
+def project_model_name(config_dir: str | Path = DEFAULT_CONFIG_DIR) -> str | None:
+    """`model_name` of `<config_dir>/registry/default.yaml`, None outside a project.
+
+    Read as plain YAML (no Hydra): the serving image has the configs but not Hydra.
+    """
+    file = Path(config_dir) / MODEL_NAME_FILE
+    if not file.is_file():
+        return None
+    import yaml
+
+    node = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    name = node.get("model_name") if isinstance(node, dict) else None
+    if name is not None and "${" in str(name):
+        raise ValueError(
+            f"{file}: model_name is an interpolation ({name}); write the name itself, "
+            "or name the model in full (models:/<name>@<alias>)"
+        )
+    return str(name) if name else None
+
+
+def model_uri(reference: str, config_dir: str | Path = DEFAULT_CONFIG_DIR) -> str:
+    """An alias (`champion`) or version (`3`) of the project's model as its `models:/` URI.
+
+    So the Makefile, the manifests, the pipeline and the monitor name an alias and never the
+    model: renaming it in `configs/registry/default.yaml` renames it everywhere. URIs
+    (`models:/...`, `runs:/...`) and existing paths come back unchanged.
+    """
+    if "/" in reference or ":" in reference or Path(reference).exists():
+        return reference
+    if not reference:
+        raise ValueError("no model: name an alias (champion), a version or models:/<name>@<alias>")
+    name = project_model_name(config_dir)
+    if not name:
+        raise ValueError(
+            f"{reference!r} is an alias or version of the project's model, but "
+            f"{Path(config_dir) / MODEL_NAME_FILE} names no model_name here: run in the "
+            f"project's root, or name the model in full (models:/<name>@{reference})"
+        )
+    return f"models:/{name}/{reference}" if reference.isdigit() else f"models:/{name}@{reference}"

@@ -1,4 +1,4 @@
-"""`mlcore serve MODEL`: load the model once, then answer HTTP on uvicorn until stopped.
+"""`mlcore serve [MODEL]`: load the model once, then answer HTTP on uvicorn until stopped.
 
 A model, alias or version that does not exist ends the process at once (exit 2) with a message
 that lists what does: nothing binds the port for a model that cannot be served.
@@ -26,7 +26,12 @@ def build_parser(prog: str = "mlcore serve") -> argparse.ArgumentParser:
     )
     defaults = ServeSettings(model="")
     parser.add_argument(
-        "model", help="models:/<name>@<alias>, models:/<name>/<version> or an MLflow model folder"
+        "model",
+        nargs="?",
+        default="champion",
+        help="an alias or version of the project's model (default %(default)s; its name from "
+        "configs/registry/default.yaml), models:/<name>@<alias>, models:/<name>/<version> or an "
+        "MLflow model folder",
     )
     parser.add_argument(
         "--tracking-uri",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcore.mlflow_store import ONNX_URI
+from mlcore.registry.settings import model_uri
 from mlcore.registry.store import parse_model_uri
 
 if TYPE_CHECKING:
@@ -61,13 +62,16 @@ class ServedModel:
 def load_model(
     uri: str, *, tracking_uri: str | None = None, runtime: str = "auto", threads: int = 1
 ) -> ServedModel:
-    """Load `models:/<name>@<alias>`, `models:/<name>/<version>` or a local MLflow model folder.
+    """Load `models:/<name>@<alias>`, `models:/<name>/<version>`, an alias or version of the
+    project's model (`champion`, `3`: its name from configs/registry/default.yaml) or a local
+    MLflow model folder.
 
     Unknown models, aliases and versions raise mlcore.registry errors that list what exists;
     anything else that cannot be served raises ModelLoadError.
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    uri = model_uri(uri)
     if uri.startswith("models:/"):
         return _from_registry(uri, tracking_uri, runtime, threads)
     folder = Path(uri.removeprefix("file://"))

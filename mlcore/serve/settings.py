@@ -12,7 +12,7 @@ DEFAULT_PORT = 8000
 class ServeSettings:
     """Server settings; every one is a `mlcore serve` option of the same name."""
 
-    model: str  # models:/<name>@<alias>, models:/<name>/<version> or an MLflow model folder
+    model: str  # an alias or version of the project's model, a models:/ URI or a model folder
     tracking_uri: str | None = None  # the registry's store (MLFLOW_TRACKING_URI when unset)
     runtime: str = "auto"  # onnx (onnxruntime) where the version has its ONNX copy, else torch
     threads: int = 1  # per model call: requests run side by side on the event loop instead

@@ -392,13 +392,15 @@ def open_run(cfg: Any, loggers: Sequence[Any], trainer: Any = None) -> TrackedRu
 
 def _evaluated_version(model_uri: Any) -> dict[str, str]:
     """An evaluation of a registered model names the version it tests (an alias moves)."""
-    if not model_uri or not str(model_uri).startswith("models:/"):
-        return {}
     from mlcore.registry import store
+    from mlcore.registry.settings import model_uri as resolved
 
-    name, ref = store.parse_model_uri(str(model_uri))
+    uri = resolved(str(model_uri)) if model_uri else ""  # `candidate`: the project's model
+    if not uri.startswith("models:/"):
+        return {}
+    name, ref = store.parse_model_uri(uri)
     client = mlflow_store.client()  # the registry MLFLOW_TRACKING_URI names, as everywhere
-    with mlflow_store.translated(f"resolve {model_uri}", client.tracking_uri, name):
+    with mlflow_store.translated(f"resolve {uri}", client.tracking_uri, name):
         found = store.version(client, name, ref)
     return {mlflow_store.EVALUATED_MODEL: name, mlflow_store.EVALUATED_VERSION: str(found.version)}
 

@@ -247,3 +247,18 @@ def test_cli_reads_the_project_config_and_mlflow_tracking_uri(
     assert code == 1 and "the floor is >= 0.9500" in err
     code, out, _ = run_cli(capsys, "promote", "--set", "registry.gate.floor=0.5")
     assert code == 0 and "Promoted" in out
+
+
+def test_evaluation_loads_the_projects_model_by_alias(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make evaluate MODEL=candidate`: an alias of the model configs/registry/default.yaml
+    names."""
+    from mlcore.registry import load_pytorch
+
+    register(store.log_run(0.9), store.name, tracking_uri=store.uri)
+    (tmp_path / "configs" / "registry").mkdir(parents=True)
+    (tmp_path / "configs" / "registry" / "default.yaml").write_text(f"model_name: {store.name}\n")
+    monkeypatch.chdir(tmp_path)
+    module = load_pytorch("candidate", tracking_uri=store.uri)
+    assert module.out_features == 3

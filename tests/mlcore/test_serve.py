@@ -524,3 +524,26 @@ def test_after_rollback_a_restarted_server_serves_the_previous_champion(
     rollback(registered.name, tracking_uri=registered.tracking_uri)
     with serving(registered, model) as url:
         assert httpx.get(url).json()["version"] == str(first)
+
+
+@pytest.mark.slow
+def test_an_alias_or_version_names_the_projects_own_model(
+    registered: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a project the model is named once, in configs/registry/default.yaml: `champion` or
+    `1` there is that model's alias or version; outside a project the message says what to do."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"names no model_name here.*models:/<name>@champion"):
+        load_model("champion", tracking_uri=registered.tracking_uri)
+    (tmp_path / "configs" / "registry").mkdir(parents=True)
+    (tmp_path / "configs" / "registry" / "default.yaml").write_text(
+        f"model_name: {registered.name}\nregister: false\n"
+    )
+    by_alias = load_model("champion", tracking_uri=registered.tracking_uri)
+    by_version = load_model("1", tracking_uri=registered.tracking_uri)
+    assert (by_alias.name, by_alias.version, by_alias.uri) == (
+        registered.name,
+        "1",
+        f"models:/{registered.name}@champion",
+    )
+    assert by_version.uri == f"models:/{registered.name}/1"

@@ -212,7 +212,8 @@ def test_overlays_set_namespace_autoscaling_and_the_release_image_not_replicas(
         assert server["livenessProbe"]["httpGet"]["path"] == "/health"
         config = kinds["ConfigMap"]
         assert server["envFrom"][0]["configMapRef"]["name"] == config["metadata"]["name"]
-        assert config["data"]["MODEL_URI"] == f"models:/{slug}@champion"
+        # An alias: the image resolves it with configs/registry/default.yaml, the name's one home.
+        assert config["data"]["MODEL_URI"] == "champion"
         secrets = [e["valueFrom"]["secretKeyRef"] for e in server["env"] if "valueFrom" in e]
         assert secrets and all(ref["optional"] is True for ref in secrets)
         assert {"name": "tmp", "mountPath": "/tmp"} in server["volumeMounts"]

@@ -464,7 +464,7 @@ def test_the_serving_image_serves_the_champion_read_only_as_its_user(
     config = shipped.project / "deploy" / "k8s" / "base" / "kustomization.yaml"
     literals = yaml.safe_load(config.read_text())["configMapGenerator"][0]["literals"]
     env = dict(literal.split("=", 1) for literal in literals)  # the ConfigMap
-    assert env["MODEL_URI"] == f"models:/{shipped.slug}@champion"
+    assert env["MODEL_URI"] == "champion"  # the alias; the name is configs/registry's
     env |= {**team_server.env(), "PORT": str(port)}
     options = ["--read-only", "--tmpfs=/tmp:rw,mode=1777", "--user=10001:10001",
                "--cap-drop=ALL", "--security-opt=no-new-privileges"]  # fmt: skip

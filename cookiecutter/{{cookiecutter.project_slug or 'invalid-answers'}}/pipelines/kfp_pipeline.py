@@ -19,7 +19,6 @@ import argparse
 
 from kfp import compiler, dsl, kubernetes
 
-MODEL = "models:/{{ project_slug }}"
 # The Kubernetes Secret with MLflow's credentials, and its keys (each the variable it sets).
 MLFLOW_CREDENTIALS = "{{ project_slug }}-mlflow"
 CREDENTIAL_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
@@ -34,7 +33,7 @@ def build(
 
     @dsl.container_component
     def make(target: str, args: str, model: str):
-        """One Makefile target of the project, e.g. `make evaluate MODEL=models:/...`."""
+        """One Makefile target of the project, e.g. `make evaluate MODEL=candidate`."""
         return dsl.ContainerSpec(
             image=image,
             # PYTHON=python: the image's interpreter, where the project is installed.
@@ -84,7 +83,7 @@ def build(
             best = configured(tuned, "search").after(prepare).outputs["best_params"]
         train = configured(train_candidate(best_params=best, train_args=train_args), "train")
         train.after(prepare)
-        candidate = step("evaluate-candidate", "evaluate", model=f"{MODEL}@candidate").after(train)
+        candidate = step("evaluate-candidate", "evaluate", model="candidate").after(train)
         champion = step("evaluate-champion", "evaluate-champion").after(train)
         gate = "--evidence evaluation --refused-ok"
         step("promote", "promote", args=gate).after(candidate, champion)

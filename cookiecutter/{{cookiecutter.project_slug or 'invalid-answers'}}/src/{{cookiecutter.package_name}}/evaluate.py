@@ -1,7 +1,7 @@
 {% set _copier_answers = {'_commit': 'v' ~ cookiecutter._template_version} %}{% set _copier_conf = {'answers_file': '.copier-answers.yml', 'vcs_ref_hash': none} %}{% set project_name = cookiecutter.project_name %}{% set package_name = cookiecutter.package_name %}{% set project_slug = cookiecutter.project_slug %}{% set description = cookiecutter.description %}{% set author_name = cookiecutter.author_name %}{% set author_email = cookiecutter.author_email %}{% set python_version = cookiecutter.python_version %}{% set license = cookiecutter.license %}{% set mlcore_source = cookiecutter.mlcore_source %}{% set mlcore_git_url = cookiecutter.mlcore_git_url %}{% set mlcore_path = cookiecutter.mlcore_path %}{% set mlcore_index_url = cookiecutter.mlcore_index_url %}{% set use_gpu = cookiecutter.use_gpu | to_bool %}{% set deploy_target = cookiecutter.deploy_target %}{% set mlcore_ref %}{%- set commit = _copier_answers._commit | default('') -%} {{ commit if commit | regex_search('^v[0-9][^-]*$') else (_copier_conf.vcs_ref_hash or 'main') }}{% endset %}{% set mlcore_version %}{{ mlcore_ref[1:] if mlcore_ref | regex_search('^v[0-9]') else '' }}{% endset %}{% set mlcore_requirement %}{%- if mlcore_source == 'path' -%} mlcore[train] @ file://{{ mlcore_path }} {%- elif mlcore_source == 'index' -%} mlcore[train]{{ '==' ~ mlcore_version if mlcore_version }} {%- else -%} mlcore[train] @ git+{{ mlcore_git_url }}@{{ mlcore_ref }} {%- endif -%}{% endset %}"""Evaluate a model on the test split: `python -m {{ package_name }}.evaluate ckpt_path=...`.
 
-A registered model is evaluated instead with `model_uri=models:/<name>@<alias>` (or
-`models:/<name>/<version>`), for instance `models:/{{ project_slug }}@champion`, from the
+A registered model is evaluated instead with `model_uri=champion` (an alias or version of the
+model configs/registry/default.yaml names) or `model_uri=models:/<name>@<alias>`, from the
 store MLFLOW_TRACKING_URI names (the project's mlflow.db when unset).
 """
 
@@ -53,7 +53,8 @@ def load_model(cfg: DictConfig):
     if not cfg.get("ckpt_path"):
         raise ValueError(
             "Nothing to evaluate: pass ckpt_path=<run dir>/checkpoints/last.ckpt from a finished "
-            "`train` run, or model_uri=models:/{{ project_slug }}@champion"
+            "`train` run, or model_uri=models:/<name>@<alias> (or the alias alone, "
+            "model_uri=champion, for this project's model)"
         )
     checkpoint = Path(cfg.ckpt_path)
     if not checkpoint.is_file():
