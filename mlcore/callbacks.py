@@ -4,15 +4,20 @@
   not the one restored from the checkpoint (extending a finished run to more epochs must not
   start at the old schedule's end, an LR of 0 for a cosine).
 - `LegacyMetricNames`: monitors of a 0.1 model's old metric names (mlcore.metrics).
+- `PlainHyperparameters`: a Hydra partial or an OmegaConf container among a module's saved
+  hyperparameters (a 0.1 `model.py` saves whatever it is given) is written as its `_target_`
+  spec or a plain dict or list, so the checkpoint still loads with `weights_only=True`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mlcore.metrics import legacy_name, warn_legacy
 
@@ -121,3 +126,30 @@ class LegacyMetricNames(Callback):
             if old is not None and old in logged:
                 warn_legacy(monitor, old, f"{type(callback).__name__}(monitor={monitor!r})")
                 callback.monitor = old
+
+
+class PlainHyperparameters(Callback):
+    """Write partials (`functools.partial`, what Hydra's `_partial_: true` builds) among the
+    checkpoint's hyperparameters as `{"_target_": ..., "_partial_": true, **keywords}`, and
+    OmegaConf's containers as plain ones."""
+
+    def on_save_checkpoint(
+        self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        hparams = checkpoint.get("hyper_parameters")
+        if isinstance(hparams, dict):
+            checkpoint["hyper_parameters"] = {key: _plain(value) for key, value in hparams.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, DictConfig | ListConfig):  # what Hydra passes without `_convert_`
+        value = OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, functools.partial) and not value.args:
+        target = f"{value.func.__module__}.{value.func.__qualname__}"
+        keywords = {key: _plain(item) for key, item in value.keywords.items()}
+        return {"_target_": target, "_partial_": True, **keywords}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(item) for item in value)
+    return value

@@ -4,7 +4,8 @@ A run that a launcher restarts (torchrun's `--max-restarts`, a requeued SLURM jo
 pod restarted on exit code 143) runs again in the same run directory: the launchers name it once
 per job (`MLCORE_RUN_NAME`). With `resume=auto`, `resume(cfg)` finds there what the interrupted
 attempt left:
-- its record `.mlcore/run.yaml` (written by `RunRecord.started` once the MLflow run exists):
+- its record `.mlcore/run.yaml` (written by `RunRecord.started`, its MLflow run added by the
+  MlflowTracking callback):
   the config as it was composed then (unresolved, so `T_max: ${trainer.max_epochs}` follows an
   extension), its config-group choices, its overrides and its MLflow run id. The run goes on
   with that config, not today's files (Hydra rewrites `.hydra/config.yaml` before the task
@@ -109,27 +110,29 @@ class RunRecord:
         return loaded if isinstance(loaded, dict) else {}
 
     def started(self, cfg: DictConfig, run: Any = None, attempt: int = 1) -> None:
-        """Record the run's config and MLflow run (rank zero; rewritten by each attempt); a
-        resumed attempt's number goes on the MLflow run (`run`: mlcore.tracking's TrackedRun)."""
+        """Record the run's config (rank zero; rewritten by each attempt). The MLflow run id is
+        `run.run_id` or, once the run exists, added by mlcore's MlflowTracking callback."""
         from mlcore.logging import global_rank
-        from mlcore.tracking.lineage import RESUMED
 
         if global_rank() != 0:
             return
-        mlflow_run_id = getattr(run, "run_id", None)
-        if attempt > 1 and run is not None:
-            run.set_tags({RESUMED: attempt})
         hydra = _hydra_runtime()
         self._write(
             {
                 "config": OmegaConf.to_container(cfg, resolve=False),
                 "choices": hydra.get("choices", {}),
                 "overrides": hydra.get("overrides", []),
-                "mlflow_run_id": mlflow_run_id,
+                "mlflow_run_id": getattr(run, "run_id", None),
                 "attempt": attempt,
                 "finished": False,
             }
         )
+
+    def set_run_id(self, run_id: str) -> int:
+        """Add the MLflow run to the record; the attempt it records."""
+        record = self.read()
+        self._write({**record, "mlflow_run_id": run_id})
+        return int(record.get("attempt", 1))
 
     def finished(self) -> None:
         """Mark the run done: a later `resume=auto` here starts a new run."""

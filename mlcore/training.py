@@ -1,19 +1,24 @@
-"""The wiring every Lightning + Hydra repo repeats: callbacks, loggers and optimizers from config.
+"""The wiring every Lightning + Hydra repo repeats, so a project's `train.py` only instantiates.
 
-Everything here takes plain Hydra/OmegaConf config and returns real Lightning objects, so a
-project's `train.py` reads as the science it runs, not the plumbing.
+- `instantiate_callbacks`, `instantiate_loggers`, `instantiate_trainer`: config -> Lightning.
+- `log_hyperparameters(cfg, trainer)`: the resolved config into every logger.
+- `run_task(task, cfg)`: what surrounds a task (logging, `resume=auto` and its run record, the
+  summary, the metric a search optimises), like lightning-hydra-template's `task_wrapper`.
+- `configure_optimizers`: deprecated (0.1 starters import it); see its docstring.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 if TYPE_CHECKING:
+    import lightning
     import torch
     from lightning.pytorch import Callback
     from lightning.pytorch.loggers import Logger
@@ -36,11 +41,12 @@ def instantiate_callbacks(
     no logger, callbacks that need one are left out with a message instead of failing mid-run.
 
     Given the run's `trainer` config, the callbacks every training run needs are added:
-    `LegacyMetricNames` first and `ConfiguredSchedule` (mlcore.callbacks); with checkpointing on,
-    a checkpoint written when training stops on an exception or a signal (SIGTERM: preemption)
-    as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the config names no
-    ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt` rather than
-    `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as `ckpt_path=...` unquoted).
+    `LegacyMetricNames` first, `ConfiguredSchedule` and `PlainHyperparameters` (mlcore.callbacks);
+    with checkpointing on, a checkpoint written when training stops on an exception or a signal
+    (SIGTERM: preemption) as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the
+    config names no ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt`
+    rather than `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as
+    `ckpt_path=...` unquoted).
     """
     callbacks = []
     for name, spec in _entries(cfg, "callbacks"):
@@ -50,9 +56,9 @@ def instantiate_callbacks(
         callbacks.append(instantiate(spec))
     if trainer is None:
         return callbacks
-    from mlcore.callbacks import ConfiguredSchedule, LegacyMetricNames
+    from mlcore.callbacks import ConfiguredSchedule, LegacyMetricNames, PlainHyperparameters
 
-    standard = [ConfiguredSchedule(), *_checkpoints(callbacks, trainer)]
+    standard = [ConfiguredSchedule(), PlainHyperparameters(), *_checkpoints(callbacks, trainer)]
     return [LegacyMetricNames(), *callbacks, *standard]
 
 
@@ -115,6 +121,69 @@ def _entries(cfg: Mapping[str, Any] | None, group: str) -> Iterable[tuple[str, A
     return entries
 
 
+def instantiate_trainer(
+    cfg: Mapping[str, Any], model: Any = None, **kwargs: Any
+) -> lightning.Trainer:
+    """The Trainer of `cfg` (the `trainer` group), with the accelerator, devices, nodes, strategy
+    and precision this machine and launch call for (mlcore.launch) and `kwargs` (callbacks,
+    logger) on top."""
+    from mlcore.launch import trainer_settings
+
+    trainer: lightning.Trainer = instantiate(cfg, **trainer_settings(cfg, model), **kwargs)
+    return trainer
+
+
+def log_hyperparameters(cfg: DictConfig, trainer: lightning.Trainer) -> None:
+    """Log the resolved run config to every logger of the trainer (mlcore.tracking.log_config),
+    and say where each logger writes.
+
+    With mlcore's MlflowTracking callback it is logged once that callback has opened the MLflow
+    run, as the run's outage policy allows; otherwise now.
+    """
+    from mlcore.tracking.callbacks import tracking_of
+    from mlcore.tracking.loggers import describe_logger, is_mlflow, log_config
+
+    if trainer.global_rank != 0:
+        return
+    tracking = tracking_of(trainer)
+    if tracking is not None:
+        tracking.config = cfg
+    else:
+        log_config(cfg, trainer.loggers)
+    for logger in trainer.loggers:
+        if tracking is None or not is_mlflow(logger):  # MlflowTracking says once the run exists
+            for line in describe_logger(logger):
+                log.info("%s", line)
+
+
+def run_task(task: Callable[[DictConfig], dict[str, float]], cfg: DictConfig) -> float | None:
+    """Run `task(cfg)` (a project's `train`) as a command: logging set up, `resume=auto` applied
+    (the interrupted run's config and checkpoint, mlcore.resume) and recorded, the final metrics
+    and where they went logged; return the `optimized_metric` a hyperparameter search reads."""
+    import lightning as L  # noqa: F401  # before setup_logging, so Lightning's records share it
+    from omegaconf import open_dict
+
+    from mlcore.logging import setup_logging
+    from mlcore.metrics import lookup
+    from mlcore.resume import RunRecord, output_dir, resume
+
+    setup_logging()
+    record = None
+    if "resume" in cfg:  # a training config (evaluate's has no resume)
+        start = resume(cfg)
+        cfg = start.cfg
+        with open_dict(cfg):
+            cfg.ckpt_path = start.ckpt_path
+        record = RunRecord(output_dir(cfg))  # what resume=auto reads if this run is interrupted
+        record.started(cfg, attempt=start.attempt)
+    metrics = task(cfg)
+    if record is not None:
+        record.finished()
+    for name, value in sorted(metrics.items()):
+        log.info("%s = %.4f", name, value)
+    return lookup(metrics, cfg.get("optimized_metric", ""), "optimized_metric")
+
+
 def configure_optimizers(
     params: Iterable[torch.nn.Parameter],
     optimizer: Mapping[str, Any],
@@ -123,25 +192,41 @@ def configure_optimizers(
     monitor: str = "val/loss",
     interval: str = "epoch",
 ) -> dict[str, Any]:
-    """Return what `LightningModule.configure_optimizers` returns, built from two `_target_` specs.
+    """Deprecated (goes in 0.3): what `LightningModule.configure_optimizers` returns, from two
+    `_target_` specs. Write instead, with `_partial_: true` on both specs in the model's config:
 
-    Keeping the specs as plain dicts in the module's hyperparameters (not built objects) is what
-    lets its checkpoints load under torch's default `weights_only=True`.
+        def configure_optimizers(self):  # __init__ kept self.make_optimizer = optimizer, ...
+            optimizer = self.make_optimizer(params=self.parameters())
+            scheduler = self.make_scheduler(optimizer=optimizer)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
     """
-    opt = instantiate(_plain(optimizer), params=params)
+    warnings.warn(
+        "mlcore.training.configure_optimizers is deprecated and goes in 0.3: give the optimizer "
+        "and scheduler specs `_partial_: true` in configs/model/, keep what the model receives "
+        "(self.make_optimizer = optimizer) and call it in configure_optimizers "
+        "(self.make_optimizer(params=self.parameters())); see the CHANGELOG's 'Upgrading'",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    opt = _build(optimizer, params=params)
     if not scheduler:
         return {"optimizer": opt}
-    sched = instantiate(_plain(scheduler), optimizer=opt)
+    sched = _build(scheduler, optimizer=opt)
     return {
         "optimizer": opt,
         "lr_scheduler": {"scheduler": sched, "monitor": monitor, "interval": interval},
     }
 
 
-def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(spec, DictConfig):
-        return OmegaConf.to_container(spec, resolve=True)  # type: ignore[return-value]
-    return dict(spec)
+def _build(spec: Any, **arguments: Any) -> Any:
+    """A `_target_` spec or (today's model config with a 0.1 model) a Hydra partial, built."""
+    if callable(spec):
+        return spec(**arguments)
+    plain: Any = (
+        OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
+    )
+    plain.pop("_partial_", None)  # a spec written back from a checkpoint (PlainHyperparameters)
+    return instantiate(plain, **arguments)
 
 
 def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -6,10 +6,11 @@ MLflow's own digests hash a sample of rows; ours covers every byte, so two runs 
 digest saw the same file. MLflow keeps at most 36 characters of digest: the first 32 hex digits
 go there, the whole sha256 into the input tag `mlcore.data.sha256`.
 
-`load()` records into the active fluent run (`mlflow.start_run()`). Lightning's MLFlowLogger makes
-its own run without activating it: `log_input(run_id, name)` records into any run, and
-`log_input_to_trainer` into every MLflow run a Lightning trainer logs to. mlflow is imported only
-here, and only when a run is there to record into.
+`load()` records into the active fluent run (`mlflow.start_run()`) and remembers what it read
+(`LOADED`): Lightning's MLFlowLogger makes its own run without activating it, and the
+`DatasetLineage` callback (callback.py) records what the datamodule read into it.
+`log_input(run_id, name)` records into any run. mlflow is imported only here, and only when a run
+is there to record into.
 """
 
 from __future__ import annotations
@@ -43,8 +44,14 @@ def active_run_id() -> str | None:
     return run.info.run_id if run else None
 
 
+# Every dataset this process read with `load()`, with its local copy, in order (for the
+# DatasetLineage callback).
+LOADED: list[tuple[Dataset, str]] = []
+
+
 def record_if_active(dataset: Dataset, local: str, context: str) -> None:
-    """Record a loaded dataset into the active run, if there is one."""
+    """Remember a loaded dataset, and record it into the active run, if there is one."""
+    LOADED.append((dataset, str(local)))
     run_id = active_run_id()
     if run_id is not None:
         record(run_id, dataset, sha256_file(local), context)
@@ -74,11 +81,22 @@ def log_input(
 def log_input_to_trainer(
     trainer: Any, name: str, *, catalog: CatalogLike = None, stage: str | None = "fit"
 ) -> list[str]:
-    """Record dataset `name` into each MLflow run a Lightning trainer logs to; return their ids.
+    """Deprecated: record dataset `name` into each MLflow run a Lightning trainer logs to.
 
-    For a LightningDataModule's `setup(stage)`; a trainer without an MLflow logger records
-    nothing (and imports nothing).
+    Since 0.2 the `mlcore.data.callback.DatasetLineage` callback (configs/callbacks/mlflow.yaml)
+    records every dataset a datamodule reads with `mlcore.data.load`; with it present this records
+    nothing more. Returns the run ids recorded into.
     """
+    warnings.warn(
+        "mlcore.data.log_input_to_trainer is deprecated and goes in 0.3: delete the call from "
+        "your DataModule's setup; the DatasetLineage callback (configs/callbacks/mlflow.yaml) "
+        "records each dataset read with mlcore.data.load",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    callbacks = getattr(trainer, "callbacks", None) or ()
+    if any(type(callback).__name__ == "DatasetLineage" for callback in callbacks):
+        return []
     loggers = [
         logger
         for logger in getattr(trainer, "loggers", None) or ()

@@ -310,12 +310,22 @@ def loader_settings(
     *,
     cpus: int | None = None,
 ) -> dict[str, Any]:
-    """DataLoader `num_workers`, `pin_memory`, `persistent_workers`; None decides here.
+    """Deprecated (goes in 0.3): DataLoader `num_workers`, `pin_memory`, `persistent_workers`;
+    None decides here. A DataModule decides these itself now (the generated data.py shows how).
 
     Workers: the CPU cores each training process on this machine gets, less one for the process
     itself, at most 8 (more rarely helps; give a number for data that needs more). Pinned memory:
     when the trainer trains on CUDA (host-to-GPU copies then run asynchronously).
     """
+    import warnings
+
+    warnings.warn(
+        "mlcore.launch.loader_settings is deprecated and goes in 0.3: pass num_workers and "
+        "pin_memory to your DataLoader directly (e.g. pin_memory=torch.cuda.is_available()); "
+        "see the CHANGELOG's 'Upgrading'",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     processes = int(getattr(trainer, "num_devices", 1) or 1) if trainer is not None else 1
     cuda = type(getattr(trainer, "accelerator", None)).__name__ == "CUDAAccelerator"
     return dataloader_settings(processes, cuda, num_workers, pin_memory, cpus=cpus)

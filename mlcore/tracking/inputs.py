@@ -5,7 +5,7 @@ digest MLflow computes from the rows themselves, with the split (`train`, `val`,
 context. The test split's digest is what the registry's gate compares: two models are compared
 only on the same rows. The files those rows came from are fingerprinted by `mlcore.data`: a
 datamodule that loads through the catalog records each dataset (sha256 of its bytes) into the
-same run (`mlcore.data.log_input_to_trainer`, as the generated data.py does).
+same run (`mlcore.data.DatasetLineage`, a callback of configs/callbacks/mlflow.yaml).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def dataset_rows(datamodule: Any, split: str, limit: int | None = DIGEST_ROWS) -
         items = [dataset[i] for i in range(count)]
         if not items or not isinstance(items[0], tuple | list):
             return None
-        rows = [np.stack([_numpy(item[k]) for item in items]) for k in range(len(items[0]))]
-    features = _numpy(rows[0])
-    targets = _numpy(rows[1]) if len(rows) > 1 else None
+        rows = [np.stack([numpy(item[k]) for item in items]) for k in range(len(items[0]))]
+    features = numpy(rows[0])
+    targets = numpy(rows[1]) if len(rows) > 1 else None
     return Split(split, features, targets)
 
 
@@ -84,9 +84,9 @@ def predict_split(model: Any, datamodule: Any, split: str = "test") -> Split | N
                 if not isinstance(batch, tuple | list) or len(batch) < 2:
                     return None
                 x, y = batch[0], batch[1]
-                outputs.append(_numpy(model(x.to(device))))
-                features.append(_numpy(x))
-                targets.append(_numpy(y))
+                outputs.append(numpy(model(x.to(device))))
+                features.append(numpy(x))
+                targets.append(numpy(y))
     finally:
         model.train(was_training)
     if not features:
@@ -122,7 +122,8 @@ def _as_dataset(split: Split, dataset_name: str) -> Any:
     )
 
 
-def _numpy(value: Any) -> np.ndarray:
+def numpy(value: Any) -> np.ndarray:
+    """A tensor or array-like as a numpy array on the host."""
     import numpy as np
 
     if hasattr(value, "detach"):

@@ -40,6 +40,8 @@ COMMAND = "mlcore.command"
 MAX_TAG = 5000  # characters of a tag value every MLflow store accepts
 OVERRIDES = "mlcore.overrides"
 RESUMED = "mlcore.resume.attempt"
+# Set by the sweep callback for the jobs of a Hydra multirun: their runs become its children.
+PARENT_RUN_ENV = "MLCORE_PARENT_RUN_ID"
 
 ANSWERS_FILE = ".copier-answers.yml"
 LOCK_FILENAME = "requirements-lock.txt"

@@ -31,6 +31,8 @@ class MLFlowLogger(LightningMLFlowLogger):
         uri = mlflow_store.absolute_sqlite(tracking_uri) if tracking_uri else None
         self.tracking_uri = uri or mlflow_store.tracking_uri()
         self.experiment_name = experiment_name
+        # resume=auto names the interrupted attempt's run: this logger continues it.
+        self.continued = kwargs.get("run_id") is not None
         super().__init__(
             experiment_name=experiment_name,
             run_name=run_name,

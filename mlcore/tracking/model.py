@@ -44,22 +44,20 @@ _LIBRARY_PACKAGES = frozenset({"torch", "lightning", "pytorch_lightning", "torch
 def log_model(
     model: Any,
     input_example: np.ndarray,
+    output_example: np.ndarray | None = None,
     *,
     requirements: Sequence[str] | None = None,
     name: str = MODEL_NAME,
 ) -> ModelInfo:
     """Log `model` to the active MLflow run with its signature (inferred from `input_example`
-    and the model's output on it), the example itself, explicit requirements and its code."""
+    and the model's output on it, `output_example` where the caller has it already), the example
+    itself, explicit requirements and its code."""
     import mlflow.pytorch
-    import torch
     from mlflow.models import infer_signature
 
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        output = model(torch.as_tensor(input_example, device=getattr(model, "device", None)))
-    model.train(was_training)
-    signature = infer_signature(input_example, output.detach().cpu().numpy())
+    if output_example is None:
+        output_example = _outputs(model, input_example)
+    signature = infer_signature(input_example, output_example)
     if requirements is None:
         requirements = requirements_for(model)
     # MLflow warns on every pickled model that pickles run code when loaded; that is the choice
@@ -74,6 +72,17 @@ def log_model(
             code_paths=project_code(model),
             serialization_format="pickle",
         )
+
+
+def _outputs(model: Any, features: np.ndarray) -> np.ndarray:
+    import torch
+
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        output = model(torch.as_tensor(features, device=getattr(model, "device", None)))
+    model.train(was_training)
+    return output.detach().cpu().numpy()
 
 
 def requirements_for(model: Any, packages: Iterable[str] = RUNTIME_PACKAGES) -> list[str]:

@@ -46,9 +46,10 @@ class OnnxExport:
     max_abs_diff: float
 
 
-def export(model: Any, inputs: np.ndarray) -> OnnxExport:
+def export(model: Any, inputs: np.ndarray, expected: np.ndarray | None = None) -> OnnxExport:
     """Export `model` (any torch module taking one float tensor, batch first) to ONNX with a
-    dynamic batch axis, and check it against the module on `inputs` with onnxruntime."""
+    dynamic batch axis, and check it with onnxruntime on `inputs` against `expected`, the
+    module's outputs there (computed here when not given)."""
     import numpy as np
     import onnx
     import torch
@@ -61,8 +62,9 @@ def export(model: Any, inputs: np.ndarray) -> OnnxExport:
             path = Path(folder) / "model.onnx"
             _export(model, sample, path)
             proto = onnx.load(str(path))
-        with torch.inference_mode():
-            expected = model(torch.as_tensor(inputs)).detach().cpu().numpy()
+        if expected is None:
+            with torch.inference_mode():
+                expected = model(torch.as_tensor(inputs)).detach().cpu().numpy()
     finally:
         model.train(was_training)
     actual = run_onnx(proto.SerializeToString(), inputs)
@@ -83,7 +85,9 @@ def run_onnx(serialized: bytes, inputs: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: inputs})[0]
 
 
-def log_onnx(model: Any, inputs: np.ndarray, signature: Any = None) -> str | None:
+def log_onnx(
+    model: Any, inputs: np.ndarray, signature: Any = None, expected: np.ndarray | None = None
+) -> str | None:
     """Export, check and log the model in MLflow's onnx flavour into the active run; tag the run
     with its URI (or the reason there is none) and return the URI (None when not logged)."""
     import mlflow
@@ -91,7 +95,7 @@ def log_onnx(model: Any, inputs: np.ndarray, signature: Any = None) -> str | Non
     from mlcore.tracking.model import pinned
 
     try:
-        exported = export(model, inputs)
+        exported = export(model, inputs, expected)
     except ImportError as error:
         _skipped(f"ONNX export needs onnx and onnxruntime: {error}")
         return None

@@ -1,10 +1,11 @@
 """A Hydra multirun (an Optuna search, a grid) as one MLflow parent run with a child per job.
 
 Hydra calls `on_multirun_start` in the launching process before any job starts: the parent run is
-created there, and its id exported as MLCORE_PARENT_RUN_ID, which every job's `open_run` reads
-(the basic launcher runs jobs in this same process; launchers that start processes inherit the
-environment). `on_multirun_end` attaches the search's results and closes the parent. Configured
-in the generated `configs/hydra/default.yaml`; a single run never calls either hook.
+created there, and its id exported as MLCORE_PARENT_RUN_ID, which every job's `MlflowTracking`
+callback reads (the basic launcher runs jobs in this same process; launchers that start
+processes inherit the environment). `on_multirun_end` attaches the search's results and closes
+the parent. Configured in the generated `configs/hydra/default.yaml`;
+a single run never calls either hook.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.tracking import lineage
-from mlcore.tracking.run import PARENT_RUN_ENV
 
 try:  # Hydra is a core dependency of mlcore; the base class only adds no-op hooks.
     from hydra.experimental.callback import Callback
@@ -56,7 +56,7 @@ class MlflowSweepCallback(Callback):
         tags[SWEEP_DIR] = str(config.hydra.sweep.dir)
         tags |= {str(k): str(v) for k, v in (mlflow_cfg.get("tags") or {}).items()}
         self.run_id = client.create_run(experiment_id, tags=tags).info.run_id
-        os.environ[PARENT_RUN_ENV] = self.run_id
+        os.environ[lineage.PARENT_RUN_ENV] = self.run_id
         log.info("MLflow parent run %s for this search", self.run_id)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
@@ -77,6 +77,6 @@ class MlflowSweepCallback(Callback):
             for key, value in (found.get("best_params") or {}).items():
                 client.log_param(self.run_id, f"best/{key}", value)
         client.set_terminated(self.run_id, "FINISHED")
-        if os.environ.get(PARENT_RUN_ENV) == self.run_id:
-            del os.environ[PARENT_RUN_ENV]
+        if os.environ.get(lineage.PARENT_RUN_ENV) == self.run_id:
+            del os.environ[lineage.PARENT_RUN_ENV]
         self.run_id = None

@@ -50,8 +50,8 @@ def store(
     import mlflow
     import torch
 
+    from mlcore.mlflow_store import MODEL_URI
     from mlcore.tracking.model import log_model
-    from mlcore.tracking.run import MODEL_URI
 
     client = MlflowClient(mlflow_tracking_uri)
     name = f"model-{request.node.name}"

@@ -61,10 +61,10 @@ def registered(mlflow_tracking_uri: str, tmp_path_factory: pytest.TempPathFactor
     made champion."""
     import mlflow
 
+    from mlcore.mlflow_store import MODEL_URI
     from mlcore.registry import register
     from mlcore.tracking.model import log_model
     from mlcore.tracking.onnx import log_onnx
-    from mlcore.tracking.run import MODEL_URI
 
     client = MlflowClient(mlflow_tracking_uri)
     artifacts = tmp_path_factory.mktemp("serve-artifacts").as_uri()

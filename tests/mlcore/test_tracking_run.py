@@ -1,5 +1,6 @@
-"""open_run and TrackedRun.log_model with real Lightning, a real MLflow SQLite store, and nothing
-but MLflow's own client to read back what a registered model's run carries."""
+"""The tracking callbacks (MlflowTracking, LogModel, MlflowEvaluation) with real Lightning, a real
+MLflow SQLite store, and nothing but MLflow's own client to read back what a registered model's
+run carries."""
 
 from __future__ import annotations
 
@@ -18,10 +19,15 @@ from mlflow import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
-from mlcore.tracking import open_run
+from mlcore.tracking.callbacks import (
+    PARENT_RUN_ENV,
+    LogModel,
+    MlflowEvaluation,
+    MlflowTracking,
+)
 from mlcore.tracking.evaluation import task_of
-from mlcore.tracking.run import PARENT_RUN_ENV
 from mlcore.tracking.sweep import MlflowSweepCallback
+from mlcore.training import log_hyperparameters
 
 
 class TinyClassifier(L.LightningModule):
@@ -122,12 +128,29 @@ def mlflow_logger(
     )
 
 
-def fit_and_log(cfg: DictConfig, loggers: list, tmp_path: Path, epochs: int = 3):
-    L.seed_everything(0, verbose=False)
-    model, data = TinyClassifier(), TinyData()
-    trainer = L.Trainer(
+class Run:
+    """What the tests read of a tracked run: the callbacks' results."""
+
+    def __init__(self, tracking: MlflowTracking, log_model: LogModel) -> None:
+        self.enabled = tracking.logger is not None
+        self.run_id = tracking.run_id
+        self.model_uri = log_model.model_uri
+
+
+def callbacks_for(cfg: DictConfig) -> tuple[MlflowTracking, LogModel]:
+    """The callbacks of configs/callbacks/mlflow.yaml, with the values it reads from cfg."""
+    tracking = MlflowTracking(root_dir=cfg.paths.root_dir, **cfg.tracking)
+    registry = cfg.registry
+    log_model = LogModel(register=registry.register, model_name=registry.model_name,
+                         intended_use=registry.intended_use)  # fmt: skip
+    return tracking, log_model
+
+
+def trainer_for(tmp_path: Path, loggers: list, callbacks: list, epochs: int = 3) -> L.Trainer:
+    return L.Trainer(
         max_epochs=epochs,
         logger=loggers,
+        callbacks=callbacks,
         accelerator="cpu",
         default_root_dir=tmp_path,
         enable_progress_bar=False,
@@ -135,11 +158,17 @@ def fit_and_log(cfg: DictConfig, loggers: list, tmp_path: Path, epochs: int = 3)
         enable_checkpointing=False,
         log_every_n_steps=1,
     )
-    with open_run(cfg, loggers, trainer) as run:
-        trainer.fit(model, datamodule=data)
-        trainer.test(model, datamodule=data)
-        version = run.log_model(model, data)
-    return run, version, model, data
+
+
+def fit_and_log(cfg: DictConfig, loggers: list, tmp_path: Path, epochs: int = 3):
+    L.seed_everything(0, verbose=False)
+    model, data = TinyClassifier(), TinyData()
+    tracking, log_model = callbacks_for(cfg)
+    trainer = trainer_for(tmp_path, loggers, [tracking, log_model], epochs)
+    log_hyperparameters(cfg, trainer)
+    trainer.fit(model, datamodule=data)
+    trainer.test(model, datamodule=data)
+    return Run(tracking, log_model), log_model.version, model, data
 
 
 def test_registered_models_run_carries_every_lineage_item(
@@ -287,8 +316,12 @@ def test_evaluation_logs_mlflows_own_metrics_into_the_run(
     _run, _version, model, data = fit_and_log(cfg, [mlflow_logger], tmp_path, epochs=2)
     # An evaluation run of its own, as the generated evaluate.py opens one.
     logger = MLFlowLogger(experiment_name=experiment, tracking_uri=mlflow_logger._tracking_uri)
-    with open_run(cfg, [logger]) as run:
-        metrics = run.evaluate(model, data)
+    tracking, evaluation = (
+        MlflowTracking(root_dir=str(project), system_metrics=False),
+        MlflowEvaluation(),
+    )
+    trainer_for(tmp_path, [logger], [tracking, evaluation]).test(model, datamodule=data)
+    metrics, run = evaluation.metrics, Run(tracking, LogModel())
 
     x, y = data.test_set.tensors
     with torch.inference_mode():
@@ -299,5 +332,7 @@ def test_evaluation_logs_mlflows_own_metrics_into_the_run(
     assert client.get_run(run.run_id).data.metrics["accuracy_score"] == pytest.approx(accuracy)
     artifacts = {artifact.path for artifact in client.list_artifacts(run.run_id)}
     assert any("confusion_matrix" in path for path in artifacts), artifacts
-    with open_run(cfg, [CSVLogger(tmp_path, name="csv")]) as untracked:
-        assert untracked.evaluate(model, data) == {}
+    untracked = MlflowEvaluation()
+    csv = CSVLogger(tmp_path, name="csv")
+    trainer_for(tmp_path, [csv], [MlflowTracking(), untracked]).test(model, datamodule=data)
+    assert untracked.metrics == {}

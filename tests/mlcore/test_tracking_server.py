@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+import torch
 from mlflow.entities import Metric, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -18,7 +19,7 @@ from mlcore.mlflow_store import client as connect
 from mlcore.registry import Gate, PromotionLockedError, ServerUnavailableError, promote, rollback
 from mlcore.registry.cli import main as registry_main
 from mlcore.registry.lock import HOLDER_TAG, lock_name, promotion_lock
-from mlcore.tracking.run import TrackingSettings
+from mlcore.tracking.callbacks import MlflowTracking
 from mlcore.tracking.server import OutageGuard, TrackingUnavailableError
 from tests.servers import free_port
 
@@ -105,11 +106,11 @@ def test_outage_guard_passes_the_servers_answers_through(mlflow_tracking_uri: st
 
 
 def test_on_outage_accepts_fail_or_continue_only() -> None:
-    assert TrackingSettings.from_config({"on_outage": "continue"}).on_outage == "continue"
+    assert MlflowTracking(on_outage="continue").on_outage == "continue"
     with pytest.raises(
         ValueError, match=r"tracking\.on_outage must be fail or continue, not 'retry'"
     ):
-        TrackingSettings.from_config({"on_outage": "retry"})
+        MlflowTracking(on_outage="retry")
 
 
 def test_a_held_lock_makes_others_wait_then_fail_naming_holder_and_unlock(
@@ -158,18 +159,17 @@ def test_a_server_down_before_training_stops_it_or_trains_untracked(
 ) -> None:
     from lightning.pytorch import Trainer
     from lightning.pytorch.loggers import MLFlowLogger
-    from omegaconf import OmegaConf
 
-    from mlcore.tracking import open_run
+    from mlcore.tracking.callbacks import MlflowTracking
 
     logger = MLFlowLogger(experiment_name="down", tracking_uri=down)
-    trainer = Trainer(logger=[logger], default_root_dir=tmp_path, enable_progress_bar=False)
-    cfg = OmegaConf.create(
-        {"tracking": {"on_outage": policy, "system_metrics": False}, "paths": {"root_dir": "."}}
-    )
+    tracking = MlflowTracking(root_dir=".", on_outage=policy, system_metrics=False)
+    trainer = Trainer(logger=[logger], callbacks=[tracking], default_root_dir=tmp_path,
+                      enable_progress_bar=False)  # fmt: skip
+    model = torch.nn.Linear(1, 1)  # setup reads nothing of the module
     if policy == "fail":
         with pytest.raises(TrackingUnavailableError, match=r"Nothing was trained \(tracking"):
-            open_run(cfg, [logger], trainer)
+            tracking.setup(trainer, model, "fit")  # type: ignore[arg-type]
         return
-    run = open_run(cfg, [logger], trainer)
-    assert not run.enabled and trainer.loggers == [], "training goes on without MLflow"
+    tracking.setup(trainer, model, "fit")  # type: ignore[arg-type]
+    assert tracking.logger is None and trainer.loggers == [], "training goes on without MLflow"

@@ -309,7 +309,9 @@ def test_configure_optimizers_leaves_dict_specs_untouched() -> None:
 class TinyModule(L.LightningModule):
     """A linear regression whose optimizers come from configure_optimizers."""
 
-    def __init__(self, optimizer: dict[str, Any], scheduler: dict[str, Any]) -> None:
+    def __init__(
+        self, optimizer: dict[str, Any], scheduler: dict[str, Any], hidden_dims: Any = None
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.layer = torch.nn.Linear(2, 1)
@@ -368,3 +370,56 @@ def test_scalar_metrics_keeps_single_values_as_floats() -> None:
     assert result == {"val/loss": 0.25, "val/acc": 0.75, "epoch": 3.0, "lr": 0.001}
     assert all(type(value) is float for value in result.values())
     assert scalar_metrics({}) == {}
+
+
+def test_the_names_0_1_starters_import_warn_and_say_what_to_write(tmp_path: Path) -> None:
+    from lightning.pytorch import Trainer
+
+    from mlcore.data import log_input_to_trainer
+    from mlcore.launch import loader_settings
+
+    with pytest.warns(DeprecationWarning, match=r"_partial_: true"):
+        configure_optimizers(torch.nn.Linear(2, 1).parameters(), SGD)
+    with pytest.warns(DeprecationWarning, match=r"pass num_workers and pin_memory"):
+        assert loader_settings(None, 0, False)["num_workers"] == 0
+    trainer = Trainer(logger=False, default_root_dir=tmp_path)
+    with pytest.warns(DeprecationWarning, match=r"DatasetLineage callback"):
+        assert log_input_to_trainer(trainer, "digits") == []
+
+
+@pytest.mark.filterwarnings("ignore:mlcore.training.configure_optimizers is deprecated")
+def test_a_0_1_module_given_hydra_partials_trains_and_its_checkpoint_loads_weights_only(
+    tmp_path: Path,
+) -> None:
+    """Today's model config (`_partial_: true`) with a 0.1 model.py, which saves whatever it is
+    given as hyperparameters and builds them with the deprecated configure_optimizers."""
+    from hydra.utils import instantiate
+
+    specs = OmegaConf.create(
+        {
+            "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+            "scheduler": {"_target_": "torch.optim.lr_scheduler.StepLR", "_partial_": True,
+                          "step_size": 1},
+        }
+    )  # fmt: skip
+    # No `_convert_` in the config: a list arrives as OmegaConf's ListConfig.
+    module = TinyModule(**instantiate(specs), hidden_dims=OmegaConf.create([24, 12]))
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        callbacks=instantiate_callbacks({}, trainer={"default_root_dir": str(tmp_path)}),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, data, data)
+    [checkpoint] = (tmp_path / "checkpoints").glob("epoch_*.ckpt")
+    saved = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+    assert saved["optimizer"] == {"_target_": "torch.optim.sgd.SGD", "_partial_": True, "lr": 0.1}
+    assert saved["hidden_dims"] == [24, 12] and type(saved["hidden_dims"]) is list
+    loaded = TinyModule.load_from_checkpoint(checkpoint, weights_only=True)
+    assert isinstance(loaded.configure_optimizers()["optimizer"], torch.optim.SGD)

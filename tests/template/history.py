@@ -126,8 +126,8 @@ TIMER_TEXT = (
     "  interval: epoch\n"
 )
 TRAIN_DOCSTRING = (
-    "log and register it, and return the metrics.",
-    "log and register it, then return the metrics.",
+    "fit and test; return the metrics.",
+    "fit and test, then return the metrics.",
 )
 # A user-owned starter: the release changes it, no update may apply the change.
 MODEL_DOCSTRING = (

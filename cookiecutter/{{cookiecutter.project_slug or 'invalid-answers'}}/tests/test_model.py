@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from {{ package_name }}.model import DigitsClassifier
@@ -27,8 +29,8 @@ def test_one_optimizer_step_lowers_the_loss() -> None:
 
 def test_optimizer_and_scheduler_come_from_config() -> None:
     model = DigitsClassifier(
-        optimizer={"_target_": "torch.optim.SGD", "lr": 0.5, "momentum": 0.9},
-        scheduler={"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 2},
+        optimizer=partial(torch.optim.SGD, lr=0.5, momentum=0.9),
+        scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=2),
     )
     configured = model.configure_optimizers()
     assert isinstance(configured["optimizer"], torch.optim.SGD)

@@ -1,17 +1,19 @@
 """The data: scikit-learn's handwritten digits, read by name through the project's data catalog.
 
 `configs/catalog.yaml` says where each dataset lives (a local path, s3://, gs://, ...), its format
-and the sha256 of its bytes; `mlcore.data` reads it, refuses other bytes, and records the dataset
-as an input of the MLflow run. The example dataset is written once into data/raw/ from
-scikit-learn (`prepare_data`, also `make data`). For your own data, add it to the catalog and
-point `dataset` at it; the splits, tensors and loaders around it stay the same.
+and the sha256 of its bytes; `mlcore.data` reads it and refuses other bytes (the DatasetLineage
+callback records what was read as an input of the MLflow run). The example dataset is written
+once into data/raw/ from scikit-learn (`prepare_data`, also `make data`). For your own data, add
+it to the catalog and point `dataset` at it;
+the splits, tensors and loaders around it stay the same.
 """
 
 from __future__ import annotations
 
+import os
+
 import lightning as L
 import mlcore.data
-import mlcore.launch
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
@@ -47,7 +49,8 @@ class DigitsDataModule(L.LightningDataModule):
     """Seeded train/val/test splits of the digits, served as mini-batches of raw pixels.
 
     The training split's per-pixel mean and standard deviation (`feature_mean`, `feature_std`)
-    are what the model standardizes with: it keeps them, so it always takes raw pixels.
+    are there to look at; the model measures the same on the training batches and keeps them, so
+    it always takes raw pixels.
     """
 
     num_features = 64
@@ -94,10 +97,6 @@ class DigitsDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         features, labels = load_arrays(self.dataset, self.catalog)
-        # Which data trained (or tested) this model: an input of the trainer's MLflow run.
-        mlcore.data.log_input_to_trainer(
-            self.trainer, self.dataset, catalog=self.catalog, stage=stage
-        )
         x, y = torch.from_numpy(features), torch.from_numpy(labels)
         n_val = round(len(y) * self.val_fraction)
         n_test = round(len(y) * self.test_fraction)
@@ -126,9 +125,17 @@ class DigitsDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
-        # Workers and pinned memory: as configured, or (null) what suits the trainer's hardware.
-        loading = mlcore.launch.loader_settings(self.trainer, self.num_workers, self.pin_memory)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **loading)
+        # Workers and pinned memory: as configured, or (null) what suits the trainer's hardware:
+        # a worker per CPU core each training process gets, less one; pinned memory on CUDA.
+        workers = self.num_workers
+        if workers is None:
+            processes = self.trainer.num_devices if self.trainer is not None else 1
+            workers = max(0, min(8, (os.cpu_count() or 1) // processes - 1))
+        pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=shuffle,
+            num_workers=workers, pin_memory=pin, persistent_workers=workers > 0,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":  # `make data`: materialise the example dataset

@@ -7,39 +7,31 @@ store MLFLOW_TRACKING_URI names (the project's mlflow.db when unset).
 
 from __future__ import annotations
 
-import logging
-
 import hydra
 from mlcore.entrypoint import hydra_main
 from omegaconf import DictConfig
 
-log = logging.getLogger(__name__)
-
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Test the checkpoint or registered model with its `test_step`, then MLflow's evaluation."""
+    """Test the checkpoint or registered model with its `test_step`; the callbacks of
+    configs/callbacks/evaluate.yaml add MLflow's own evaluation of its predictions to the run."""
     import lightning as L
-    from mlcore.launch import trainer_settings
-    from mlcore.logging import setup_logging
-    from mlcore.tracking import open_run, report
-    from mlcore.training import instantiate_loggers, scalar_metrics
+    from mlcore.training import (
+        instantiate_callbacks,
+        instantiate_loggers,
+        instantiate_trainer,
+        log_hyperparameters,
+        scalar_metrics,
+    )
 
-    setup_logging()  # after importing Lightning, so its messages share our one console handler
     model = load_model(cfg)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     loggers = instantiate_loggers(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, **trainer_settings(cfg.trainer, model), logger=loggers or False
-    )
-    with open_run(cfg, loggers, trainer) as run:
-        run.set_tags({"mlcore.evaluated": cfg.get("model_uri") or str(cfg.ckpt_path)})
-        trainer.test(model, datamodule=datamodule)
-        metrics = scalar_metrics(trainer.callback_metrics)
-        # MLflow's own evaluation of the test predictions: accuracy, F1, per-class metrics and
-        # its confusion matrix, into the same run (nothing without an MLflow logger).
-        metrics |= run.evaluate(model, datamodule)
-    report(trainer, metrics)
-    return metrics
+    callbacks = instantiate_callbacks(cfg.get("callbacks"), has_logger=bool(loggers))
+    trainer = instantiate_trainer(cfg.trainer, model, callbacks=callbacks, logger=loggers or False)
+    log_hyperparameters(cfg, trainer)
+    trainer.test(model, datamodule=datamodule)
+    return scalar_metrics(trainer.callback_metrics)
 
 
 def load_model(cfg: DictConfig):
@@ -68,8 +60,10 @@ def load_model(cfg: DictConfig):
 
 @hydra_main(config_path="../../configs", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    """Command-line entry point."""
-    evaluate(cfg)
+    """Command-line entry point (logging and the summary)."""
+    from mlcore.training import run_task
+
+    run_task(evaluate, cfg)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """The model: a small multilayer perceptron that classifies the digits.
 
-It standardizes its own input with the training split's statistics, kept as buffers: the
-checkpoint, the registered model and its ONNX copy all take raw pixels, so serving and batch
-prediction need no preprocessing of their own. Optimizer and scheduler come from config as plain
-`_target_` specs; keeping them plain in the saved hyperparameters is what lets checkpoints load
-under torch's default `weights_only=True`.
+It standardizes its own input with the training split's statistics, measured as training starts
+and kept as buffers: the checkpoint, the registered model and its ONNX copy all take raw pixels,
+so serving and batch prediction need no preprocessing of their own. Optimizer and scheduler come
+from config as Hydra partials (`_partial_: true` in configs/model/mlp.yaml: a factory waiting for
+the parameters, the optimizer); they stay out of the saved hyperparameters, which hold plain values
+only, so checkpoints load under torch's default `weights_only=True`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import lightning as L
 import torch
-from mlcore.training import configure_optimizers
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
@@ -36,12 +38,18 @@ class DigitsClassifier(L.LightningModule):
         num_classes: int = 10,
         hidden_dims: tuple[int, ...] = (128, 64),
         dropout: float = 0.1,
-        optimizer: dict[str, Any] | None = None,
-        scheduler: dict[str, Any] | None = None,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        # Input standardization (x - mean) / std; set from the training data in `setup`.
+        # Plain values only (a list, not Hydra's ListConfig): the checkpoint loads weights-only.
+        self.save_hyperparameters(
+            {"num_features": num_features, "num_classes": num_classes,
+             "hidden_dims": list(hidden_dims), "dropout": dropout}
+        )  # fmt: skip
+        self.make_optimizer = optimizer or partial(torch.optim.AdamW, lr=1e-3)
+        self.make_scheduler = scheduler
+        # Input standardization (x - mean) / std; measured on the training data as it starts.
         self.register_buffer("input_mean", torch.zeros(num_features))
         self.register_buffer("input_std", torch.ones(num_features))
         layers: list[nn.Module] = []
@@ -59,13 +67,6 @@ class DigitsClassifier(L.LightningModule):
             self.metrics[f"{split}_loss"] = MeanMetric()
             self.metrics[f"{split}_accuracy"] = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy_best = MaxMetric()
-
-    def setup(self, stage: str) -> None:
-        """Before fitting, take the standardization from the datamodule's training split."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if stage == "fit" and getattr(datamodule, "feature_mean", None) is not None:
-            self.input_mean.copy_(datamodule.feature_mean)
-            self.input_std.copy_(datamodule.feature_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.input_mean) / self.input_std)
@@ -90,6 +91,26 @@ class DigitsClassifier(L.LightningModule):
     def on_train_start(self) -> None:
         # Sanity-check validation runs before training; don't let it count as the best so far.
         self.val_accuracy_best.reset()
+        self.standardize_with(self.trainer.train_dataloader)
+
+    @torch.no_grad()
+    def standardize_with(self, batches: Iterable[Batch]) -> None:
+        """Set the input standardization to the per-pixel mean and standard deviation of the
+        training data: one pass, summed over every process's share."""
+        count = torch.zeros((), device=self.device)
+        sums = torch.zeros(self.hparams.num_features, device=self.device)
+        squares = torch.zeros_like(sums)
+        for x, _ in batches:
+            x = x.to(self.device, torch.float32)
+            count += len(x)
+            sums += x.sum(0)
+            squares += (x * x).sum(0)
+        reduce = self.trainer.strategy.reduce
+        count, sums, squares = (reduce(t, reduce_op="sum") for t in (count, sums, squares))
+        mean = sums / count
+        std = ((squares - count * mean**2) / (count - 1)).clamp_min(0).sqrt()
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
@@ -111,5 +132,8 @@ class DigitsClassifier(L.LightningModule):
         return values["accuracy"]
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.hparams.optimizer or {"_target_": "torch.optim.AdamW", "lr": 1e-3}
-        return configure_optimizers(self.parameters(), optimizer, self.hparams.scheduler)
+        optimizer = self.make_optimizer(params=self.parameters())
+        if self.make_scheduler is None:
+            return {"optimizer": optimizer}
+        scheduler = self.make_scheduler(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}

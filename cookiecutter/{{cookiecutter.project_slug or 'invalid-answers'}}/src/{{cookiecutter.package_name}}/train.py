@@ -2,9 +2,9 @@
 
 Every config key can be overridden on the command line (`model.dropout=0.2 trainer=gpu`);
 `ckpt_path=.../last.ckpt` starts from a checkpoint, `resume=auto` continues this run directory's
-interrupted run; `--cfg job` prints the config. With MLflow (the default logger) the run records
-its lineage; with `registry.register=true` (`make train`) the tested model is registered as
-`candidate` (configs/registry/), and `make promote` makes it `champion` through the gate.
+interrupted run; `--cfg job` prints the config. What a run records (lineage, the model, its
+registration as `candidate` with `registry.register=true`, as `make train` does) is done by the
+callbacks of configs/callbacks/; `make promote` makes the candidate `champion` through the gate.
 On SIGTERM (preemption) training saves a checkpoint and exits 143, for the launcher to restart
 it. The same code runs on several GPUs and nodes: `make launch` (configs/launcher/).
 """
@@ -21,63 +21,44 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit the model, test its best checkpoint, log and register it, and return the metrics."""
+    """Build data, model, callbacks, loggers and trainer; fit and test; return the metrics."""
     # Heavy imports live here so that `--help` and `--cfg job` answer instantly.
     import lightning as L
-    from mlcore.launch import trainer_settings
-    from mlcore.logging import setup_logging
-    from mlcore.resume import RunRecord, output_dir, resume
-    from mlcore.tracking import open_run, report
-    from mlcore.training import instantiate_callbacks, instantiate_loggers, scalar_metrics
+    from mlcore.training import (
+        instantiate_callbacks,
+        instantiate_loggers,
+        instantiate_trainer,
+        log_hyperparameters,
+        scalar_metrics,
+    )
 
-    setup_logging()  # after importing Lightning, so its messages share our one console handler
-    # resume=auto: the interrupted run's config, newest checkpoint and MLflow run, if any.
-    start = resume(cfg)
-    cfg = start.cfg
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: L.LightningModule = hydra.utils.instantiate(cfg.model)
     loggers = instantiate_loggers(cfg.get("logger"))
-    callbacks = instantiate_callbacks(
-        cfg.get("callbacks"), has_logger=bool(loggers), trainer=cfg.trainer
-    )
-    # Accelerator, devices, nodes, strategy and precision for this machine and launch.
-    resources = trainer_settings(cfg.trainer, model)
-    trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, **resources, callbacks=callbacks, logger=loggers or False
-    )
-    # The MLflow run with its lineage (code, template, packages, lock, host, world size) and the
-    # config; on rank zero only, as checkpoints and the registered model.
-    record = RunRecord(output_dir(cfg))  # what resume=auto reads if this run is interrupted
-    with open_run(cfg, loggers, trainer) as run:
-        record.started(cfg, run, start.attempt)
-        log.info("Training %s on %s", type(model).__name__, type(datamodule).__name__)
-        trainer.fit(model, datamodule=datamodule, ckpt_path=start.ckpt_path)
-        metrics = scalar_metrics(trainer.callback_metrics)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"), has_logger=bool(loggers),
+                                      trainer=cfg.trainer)  # fmt: skip
+    trainer = instantiate_trainer(cfg.trainer, model, callbacks=callbacks, logger=loggers or False)
+    log_hyperparameters(cfg, trainer)
 
-        if cfg.get("test"):
-            checkpoint = trainer.checkpoint_callback
-            best = checkpoint.best_model_path if checkpoint else ""
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-            metrics |= scalar_metrics(trainer.callback_metrics)
-
-        # The tested model, servable, with data digests and plots; registered as `candidate`
-        # with registry.register=true (make train).
-        run.log_model(model, datamodule, metrics)
-    record.finished()
-    report(trainer, metrics)
+    log.info("Training %s on %s", type(model).__name__, type(datamodule).__name__)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = scalar_metrics(trainer.callback_metrics)
+    if cfg.get("test"):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        metrics |= scalar_metrics(trainer.callback_metrics)
     return metrics
 
 
 @hydra_main(config_path="../../configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Command-line entry point; returns the metric a hyperparameter search optimises."""
-    from mlcore.metrics import lookup
+    """Command-line entry point; returns the metric a hyperparameter search optimises
+    (run_task adds the logging set-up, resume=auto and the summary)."""
+    from mlcore.training import run_task
 
-    metrics = train(cfg)
-    return lookup(metrics, cfg.get("optimized_metric", ""), "optimized_metric")
+    return run_task(train, cfg)
 
 
 if __name__ == "__main__":
