@@ -37,9 +37,6 @@ class Launch:
     overrides: tuple[str, ...]
     root: Path
 
-    def training_command(self, python: str) -> list[str]:
-        return [python, "-m", self.module, *self.overrides]
-
 
 def is_launcher_override(override: str) -> bool:
     """Overrides of `launcher` or `launcher.*` (+, ++, ~ too) set the launch, not training."""
