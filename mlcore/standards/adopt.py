@@ -119,15 +119,9 @@ def render_release(source: str, tag: str, answers: dict[str, Any], destination: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Copier's dirty-template and similar notices
         try:
-            run_copy(
-                source if "://" in source else git_url(source),
-                destination,
-                data=answers,
-                vcs_ref=tag,
-                defaults=True,
-                quiet=True,
-                unsafe=False,
-            )
+            source = source if "://" in source else git_url(source)
+            run_copy(source, destination, data=answers, vcs_ref=tag, defaults=True, quiet=True,
+                     unsafe=False)  # fmt: skip
         except ValueError as error:  # an answer the template refuses, or one missing
             raise UsageError(f"the recorded answers do not fit release {tag}: {error}") from error
     return destination
@@ -135,16 +129,10 @@ def render_release(source: str, tag: str, answers: dict[str, Any], destination: 
 
 def check_same_project(root: Path, rendered: Path, tag: str) -> None:
     """Refuse unless most of the template's files are in root byte for byte."""
-    files = [
-        p.relative_to(rendered)
-        for p in rendered.rglob("*")
-        if p.is_file() and p.name != ANSWERS_FILE and ".git" not in p.parts
-    ]
-    same = [
-        f
-        for f in files
-        if (root / f).is_file() and (root / f).read_bytes() == (rendered / f).read_bytes()
-    ]
+    files = [p.relative_to(rendered) for p in rendered.rglob("*")
+             if p.is_file() and p.name != ANSWERS_FILE and ".git" not in p.parts]  # fmt: skip
+    same = [f for f in files if (root / f).is_file()
+            and (root / f).read_bytes() == (rendered / f).read_bytes()]  # fmt: skip
     share = len(same) / len(files) if files else 0.0
     if share < MIN_MATCHING_SHARE:
         raise UsageError(
@@ -160,12 +148,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "repository made by the cookiecutter flavour (or cruft). Exit status: 0 adopted, "
         "2 refused (nothing changed).",
     )
-    parser.add_argument(
-        "--template", metavar="URL", help="the template repository (default: the one recorded)"
-    )
-    parser.add_argument(
-        "--project", default=".", metavar="DIR", help="the repository to adopt (default: .)"
-    )
+    parser.add_argument("--template", metavar="URL", help="default: the one recorded")
+    parser.add_argument("--project", default=".", metavar="DIR", help="default: .")
     return parser
 
 

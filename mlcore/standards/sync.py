@@ -79,14 +79,10 @@ def require_clean_repository_root(project: Path) -> None:
     if top.returncode != 0 or Path(top.stdout.strip()).resolve() != project.resolve():
         raise UsageError(f"{project} is not the root of a git repository: copier update needs one")
     status = git(["status", "--porcelain", "--untracked-files=all"], cwd=project)
-    dirty = status.stdout.splitlines()
-    if dirty:
+    if dirty := status.stdout.splitlines():
         shown = "\n  ".join(dirty[:DIRTY_LIST_LIMIT])
-        more = (
-            f"\n  ... and {len(dirty) - DIRTY_LIST_LIMIT} more"
-            if len(dirty) > DIRTY_LIST_LIMIT
-            else ""
-        )
+        extra = len(dirty) - DIRTY_LIST_LIMIT
+        more = f"\n  ... and {extra} more" if extra > 0 else ""
         raise UsageError(
             "the git tree is not clean; commit or stash these first, so the update's changes "
             f"are the only ones:\n  {shown}{more}"
@@ -100,15 +96,8 @@ def run_copier_update(project: Path, vcs_ref: str | None) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            run_update(
-                dst_path=project,
-                defaults=True,
-                overwrite=True,
-                conflict="inline",
-                unsafe=False,
-                quiet=True,
-                vcs_ref=vcs_ref,
-            )
+            run_update(dst_path=project, defaults=True, overwrite=True, conflict="inline",
+                       unsafe=False, quiet=True, vcs_ref=vcs_ref)  # fmt: skip
     except Exception as error:  # Copier's own errors and git's alike
         raise UpdateFailed(f"copier update failed: {error}") from error
 
@@ -187,14 +176,9 @@ def format_summary(result: SyncResult) -> str:
 
 def write_github_outputs(result: SyncResult, outputs: Path) -> None:
     """Step outputs for the workflow: whether to open the pull request, and what to call it."""
-    values = {
-        "changed": str(result.changed).lower(),
-        "conflicts": str(len(result.conflicts)),
-        "version": result.version,
-        "previous": result.previous,
-    }
     with outputs.open("a") as stream:
-        stream.writelines(f"{key}={value}\n" for key, value in values.items())
+        stream.write(f"changed={str(result.changed).lower()}\nconflicts={len(result.conflicts)}\n"
+                     f"version={result.version}\nprevious={result.previous}\n")  # fmt: skip
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -206,9 +190,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", metavar="PATH", help="write a markdown report (a PR body)")
     parser.add_argument("--vcs-ref", metavar="REF", help="update to this tag or commit instead")
-    parser.add_argument(
-        "--project", default=".", metavar="DIR", help="the generated repository (default: .)"
-    )
+    parser.add_argument("--project", default=".", metavar="DIR", help="default: .")
     return parser
 
 
@@ -217,12 +199,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     name = prog or "sync"
     try:
         result = sync(Path(args.project).resolve(), vcs_ref=args.vcs_ref)
-    except UsageError as error:
+    except (UsageError, UpdateFailed) as error:
         print(f"{name}: {error}", file=sys.stderr)
-        return 2
-    except UpdateFailed as error:
-        print(f"{name}: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, UsageError) else 1
     print(format_summary(result))
     if result.changed and args.report:
         Path(args.report).write_text(format_markdown(result))
