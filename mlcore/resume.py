@@ -1,22 +1,12 @@
 """`resume=auto`: a restarted training run continues itself.
 
-A run that a launcher restarts (torchrun's `--max-restarts`, a requeued SLURM job, a PyTorchJob
-pod restarted on exit code 143) runs again in the same run directory: the launchers name it once
-per job (`MLCORE_RUN_NAME`). With `resume=auto`, `resume(cfg)` finds there what the interrupted
-attempt left:
-- its record `.mlcore/run.yaml` (written by `RunRecord.started`, its MLflow run added by the
-  MlflowTracking callback):
-  the config as it was composed then (unresolved, so `T_max: ${trainer.max_epochs}` follows an
-  extension), its config-group choices, its overrides and its MLflow run id. The run goes on
-  with that config, not today's files (Hydra rewrites `.hydra/config.yaml` before the task
-  starts, so that copy is already today's), with today's `key=value` overrides applied on top
-  (`trainer.max_epochs=6` extends the run); an override that picks another option of a config
-  group is refused. The MLflow logger continues the recorded run.
-- its newest checkpoint (`*.ckpt` anywhere in the run directory: `last.ckpt`, the
-  `interrupted.ckpt` written at SIGTERM, SLURM's `hpc_ckpt_N.ckpt`), which `trainer.fit` resumes.
-A run whose record says it finished is not resumed: a new job that reuses a job name starts
-afresh. Without `resume` (the default of `make train`), nothing here happens; `ckpt_path=`
-still resumes a given checkpoint with today's config and a new MLflow run.
+Why: a launcher restarts a run (torchrun's `--max-restarts`, a requeued SLURM job, a restarted
+pod) in the same run directory (`MLCORE_RUN_NAME`). There `resume(cfg)` finds the interrupted
+attempt's record `.mlcore/run.yaml` (written by `RunRecord.started`) and continues with its
+recorded config (unresolved, so `T_max: ${trainer.max_epochs}` follows an extension; today's
+`key=value` overrides on top, another config-group option refused), its MLflow run and its newest
+`*.ckpt` (`last.ckpt`, `interrupted.ckpt`, SLURM's `hpc_ckpt_N.ckpt`). A finished run starts
+afresh. Without `resume` nothing here happens; `ckpt_path=` still resumes a given checkpoint.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """What hardware is here and what the config asks, turned into Lightning Trainer settings.
 
-    request = TrainerRequest.from_config(cfg.trainer)
-    settings = resolve(request, Hardware.detect(), Placement.from_env(), model_parameters=n)
+    settings = resolve(TrainerRequest.from_config(cfg.trainer), Hardware.detect(),
+                       Placement.from_env(), model_parameters=n)
 
-Lightning's own `"auto"` is kept where it decides well (the strategy of one device or plain DDP,
-the accelerator's order CUDA > MPS > CPU); what it leaves to the user is decided here: mixed
-precision by what the GPUs support, the device count a launcher already started, FSDP when a
-replica of the model's training state would not fit a GPU, DataLoader workers and pinned memory.
-A request the machine cannot meet is an error that says so before any process starts, never a
-hang in a collective that waits for a GPU that is not there.
-
-Everything here is plain data, so resolution is tested for simulated machines; only
-`Hardware.detect` asks torch.
+Lightning's `"auto"` is kept where it decides well; decided here: mixed precision by what the GPUs
+support, the device count a launcher already started, FSDP when a DDP replica would not fit a GPU.
+A request the machine cannot meet is an error before any process starts, never a hang in a
+collective. Plain data, so resolution is tested for simulated machines; only `Hardware.detect`
+asks torch.
 """
 
 from __future__ import annotations

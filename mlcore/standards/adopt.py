@@ -1,16 +1,9 @@
 """mlcore adopt: bring a repository made by the cookiecutter flavour under `copier update`.
 
-A repository made by cookiecutter (directly, or through cruft) has no `.copier-answers.yml`, so
-Copier cannot update it. This command reads the answers the flavour recorded
-(`.cookiecutter-answers.yml`) or cruft's `.cruft.json`, renders the same release of the template
-with Copier and the same answers into a temporary folder, checks that the repository really is
-that project (most of the template's files match byte for byte; user edits may change a few), and
-writes the `.copier-answers.yml` Copier wrote there. From then on `copier update` treats the
-repository as its own: it diffs the user's edits against that release and brings the newer
-standard as a reviewable change.
-
-It refuses, changing nothing, what it cannot map: no recorded answers, a release the template
-repository does not have, answers missing, or files that do not match the template.
+Why: such a repository (made directly or through cruft) has no `.copier-answers.yml`, so Copier
+cannot update it. This renders the release and answers it recorded (`.cookiecutter-answers.yml`
+or `.cruft.json`) with Copier, checks that most files match byte for byte, and writes the
+answers file Copier wrote there. It refuses, changing nothing, what it cannot map.
 Exit status: 0 adopted, 2 refused.
 """
 

@@ -1,24 +1,15 @@
 """mlcore doctor: is this repository on the standard it was generated from?
 
-Why: `copier update` only helps a team that knows it is behind, and a hand edit to a file the
-template owns (the Makefile CI calls, the workflows, the pre-commit config) silently forks the
-repository from the standard: the next update then conflicts, or CI no longer runs what every
-other repository runs. The doctor answers four questions in a few seconds:
+Why: a hand edit to a file the template owns (the Makefile, the workflows, the pre-commit config)
+silently forks a repository from the standard, and `copier update` only helps a team that knows
+it is behind. The doctor reports the release the repository is on (`_commit`), the newest
+`vX.Y.Z` tag at the source, the template-owned files that differ from what that release renders
+with the recorded answers (`_skip_if_exists` files are the team's; copier.yml's
+`_mlcore_edit_freely` files are listed as edits, not drift), and whether the installed mlcore is
+the pinned one.
 
-- which template release the repository is on (`_commit` in `.copier-answers.yml`);
-- the newest release at the template's source (`git ls-remote --tags`, `vX.Y.Z` tags only);
-- which template-owned files differ from what that release renders with the recorded answers
-  (Copier renders it into a temporary folder; files the template marks user-owned with
-  `_skip_if_exists`, such as the model and data modules, are the team's and never drift);
-- whether the installed mlcore is the release the template pins.
-
-Standard files a team is meant to edit (copier.yml's `_mlcore_edit_freely`: the configs, the
-entry points, the README; the generated README's "standard, edit freely") are listed as edits,
-not drift: tuning a config is using the standard, not leaving it.
-
-Exit status: 0 on the standard, 1 on drift (a template-owned file changed or missing, or the wrong
-mlcore; with --newest-required also an older release), 2 when it cannot run here. An unreachable
-source is reported but fails only with --strict: a laptop offline is not drift.
+Exit status: 0 on the standard, 1 on drift (with --newest-required also an older release), 2 when
+it cannot run here. An unreachable source fails only with --strict: a laptop offline is not drift.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """mlcore sync: `copier update` as an unattended job, made safe to commit and review.
 
-Why not plain `copier update` in CI: Copier exits 0 even when it leaves inline conflict markers in
-files, and it records those files as unmerged in git's index, so the next `git checkout -B` (what a
-pull-request action does) refuses to run; `git diff --quiet` does not see the new untracked files
-an update adds either. This command runs the update (`--defaults --conflict inline`, never
-`--trust`), then finds every conflicted file (conflict markers in what changed, unmerged index
-entries), stages everything with `git add -A` (the markers stay in the files, visible in the pull
-request) and writes a markdown report for the pull request's body: old and new release, changed
-files, and the conflicts to resolve.
+Why not plain `copier update` in CI: it exits 0 while leaving inline conflict markers, records
+those files as unmerged (so the next `git checkout -B` refuses to run), and `git diff --quiet`
+misses the files it adds. This runs the update (`--defaults --conflict inline`, never `--trust`),
+finds every conflicted file, stages everything (`git add -A`, markers kept for the pull request)
+and writes a markdown report for the pull request's body.
 
-Exit status: 0 after an update, with or without conflicts (the pull request shows them), and when
-there is nothing to do; 1 when Copier fails; 2 when it cannot run here (not a generated repository,
-a dirty tree). Under GitHub Actions it sets the step outputs `changed`, `conflicts`, `version` and
+Exit status: 0 after an update or when there is nothing to do; 1 when Copier fails; 2 when it
+cannot run here. Under GitHub Actions it sets the outputs `changed`, `conflicts`, `version` and
 `previous`.
 """
 
