@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -27,16 +28,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("launcher", help="a file of configs/launcher/: local, slurm, kubernetes")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
     parser.add_argument(
-        "--dry-run",
-        action="store_true",
+        "--dry-run", action="store_true",
         help="print the command, sbatch script or manifest; start nothing",
-    )
+    )  # fmt: skip
     parser.add_argument(
-        "--wait",
-        type=float,
-        metavar="SECONDS",
+        "--wait", type=float, metavar="SECONDS",
         help="slurm: wait up to SECONDS for the job to end; exit 1 unless it completed",
-    )
+    )  # fmt: skip
     parser.add_argument("--config-dir", default="configs", help="the Hydra config directory")
     parser.add_argument("--config-name", default="train", help="the primary config (train)")
     return parser
@@ -51,29 +49,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore launch") -> int:
     from mlcore.launch.resources import ResourceError
 
     try:
-        launch = compose_launch(
-            args.launcher,
-            args.overrides,
-            config_dir=args.config_dir,
-            config_name=args.config_name,
-        )
+        launch = compose_launch(args.launcher, args.overrides, config_dir=args.config_dir,
+                                config_name=args.config_name)  # fmt: skip
         engine = str(launch.settings.get("engine") or args.launcher)
-        if engine == "local":
-            from mlcore.launch.local import launch_local
-
-            return launch_local(launch, dry_run=args.dry_run)
-        if engine == "slurm":
-            from mlcore.launch.slurm import launch_slurm
-
-            return launch_slurm(launch, dry_run=args.dry_run, wait_s=args.wait)
-        if engine == "kubernetes":
-            from mlcore.launch.kubernetes import launch_kubernetes
-
-            return launch_kubernetes(launch, dry_run=args.dry_run)
-        raise LaunchConfigError(
-            f"launcher.engine={engine!r} in configs/launcher/{args.launcher}.yaml: use local, "
-            "slurm or kubernetes"
-        )
+        if engine not in ("local", "slurm", "kubernetes"):
+            raise LaunchConfigError(
+                f"launcher.engine={engine!r} in configs/launcher/{args.launcher}.yaml: use local, "
+                "slurm or kubernetes"
+            )
+        start = getattr(importlib.import_module(f"mlcore.launch.{engine}"), f"launch_{engine}")
+        waiting = {"wait_s": args.wait} if engine == "slurm" else {}
+        return int(start(launch, dry_run=args.dry_run, **waiting))
     except (LaunchConfigError, ResourceError, HydraException, OmegaConfBaseException) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
