@@ -101,10 +101,7 @@ def crd_schemas(crd: dict[str, Any]) -> Schemas:
 
 def json_schema(node: dict[str, Any]) -> dict[str, Any]:
     """One structural-schema node as JSON Schema, with the API server's strict field rules."""
-    out: dict[str, Any] = {}
-    for key in KEPT:
-        if key in node:
-            out[key] = node[key]
+    out: dict[str, Any] = {key: node[key] for key in KEPT if key in node}
     int_or_string = bool(node.get("x-kubernetes-int-or-string"))
     if int_or_string:
         out["type"] = ["integer", "string"]

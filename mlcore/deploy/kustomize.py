@@ -28,11 +28,9 @@ class DeployError(Exception):
 
 def kustomize_command() -> list[str]:
     """`kustomize build` where kustomize is on PATH, else `kubectl kustomize`."""
-    kustomize = shutil.which("kustomize")
-    if kustomize:
+    if kustomize := shutil.which("kustomize"):
         return [kustomize, "build"]
-    kubectl = shutil.which("kubectl")
-    if kubectl:
+    if kubectl := shutil.which("kubectl"):
         return [kubectl, "kustomize"]
     raise DeployError(f"neither kustomize nor kubectl is on PATH: {INSTALL_HINT}")
 

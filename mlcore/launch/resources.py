@@ -112,9 +112,9 @@ class TrainerRequest:
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> TrainerRequest:
         node = node or {}
-        values = {key: node.get(key) for key in cls.__dataclass_fields__}
-        given = {key: value for key, value in values.items() if value is not None}
-        return cls(**given)
+        return cls(
+            **{key: node[key] for key in cls.__dataclass_fields__ if node.get(key) is not None}
+        )
 
 
 @dataclass(frozen=True)
@@ -133,13 +133,7 @@ class TrainerSettings:
     notes: tuple[str, ...] = field(default=())
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        return {
-            "accelerator": self.accelerator,
-            "devices": self.devices,
-            "num_nodes": self.num_nodes,
-            "strategy": self.strategy,
-            "precision": self.precision,
-        }
+        return {key: getattr(self, key) for key in TrainerRequest.__dataclass_fields__}
 
     def describe(self) -> str:
         chosen = ", ".join(f"{key}={value}" for key, value in self.trainer_kwargs().items())
@@ -184,17 +178,8 @@ def resolve(
     devices = request.devices if request.devices not in ("auto", None, -1, "-1") else per_node
     if placement.launched:
         devices = per_node
-    return TrainerSettings(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=nodes,
-        strategy=strategy,
-        precision=precision,
-        processes_per_node=per_node,
-        world_size=world_size,
-        hardware=hardware.describe(),
-        notes=tuple(notes),
-    )
+    return TrainerSettings(accelerator, devices, nodes, strategy, precision, per_node, world_size,
+                           hardware.describe(), tuple(notes))  # fmt: skip
 
 
 def _accelerator(asked: str, hardware: Hardware) -> str:
