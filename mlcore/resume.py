@@ -128,10 +128,8 @@ class RunRecord:
         """Mark the run done: a later `resume=auto` here starts a new run."""
         from mlcore.logging import global_rank
 
-        record = self.read()
-        if global_rank() != 0 or not record:
-            return
-        self._write({**record, "finished": True})
+        if global_rank() == 0 and (record := self.read()):
+            self._write({**record, "finished": True})
 
     def _write(self, content: Mapping[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,10 +169,8 @@ def _recorded_config(cfg: DictConfig, record: Mapping[str, Any]) -> DictConfig:
                     "start a new run (without resume=auto, or in another run directory)"
                 )
             continue
-        if override.is_delete():
-            OmegaConf.update(resumed, key, None, force_add=True)
-            continue
-        OmegaConf.update(resumed, key, override.value(), merge=False, force_add=True)
+        value = None if override.is_delete() else override.value()
+        OmegaConf.update(resumed, key, value, merge=False, force_add=True)
     changed = sorted(set(runtime.get("overrides", [])) - set(record.get("overrides") or []))
     if changed:
         log.info("Resumed with overrides the interrupted run did not have: %s", " ".join(changed))
@@ -201,11 +197,10 @@ def _continue_mlflow_run(cfg: DictConfig, run_id: str) -> None:
     hyperparameters again (`enable_autolog_hparams`); mlcore.tracking rewrites the config
     artifact instead.
     """
-    loggers = cfg.get("logger") or {}
-    for name, spec in loggers.items():
+    for spec in (cfg.get("logger") or {}).values():
         if spec is not None and str(spec.get("_target_", "")).endswith("MLFlowLogger"):
             with open_dict(spec):
-                loggers[name].run_id = run_id
+                spec.run_id = run_id
     if cfg.get("trainer") is not None:
         with open_dict(cfg.trainer):
             cfg.trainer.enable_autolog_hparams = False

@@ -96,20 +96,9 @@ def sbatch_script(launch: Launch) -> str:
         "--error", f"{logs}/%j_%t_log.err",
         python(launch), "-u", "-m", launch.module, *launch.overrides,
     ]  # fmt: skip
-    lines = [
-        "#!/bin/bash",
-        "",
-        "# Parameters",
-        *options,
-        "",
-        "# setup",
-        run_dir,
-        *[str(line) for line in launch.settings.get("setup") or []],
-        "",
-        "# command",
-        shlex.join(srun),
-        "",
-    ]
+    setup = [str(line) for line in launch.settings.get("setup") or []]
+    lines = ["#!/bin/bash", "", "# Parameters", *options, "", "# setup", run_dir, *setup, "",
+             "# command", shlex.join(srun), ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -185,8 +174,7 @@ def launch_slurm(launch: Launch, *, dry_run: bool = False, wait_s: float | None 
     if wait_s is None:
         print(f"Follow it: squeue -j {job_id}; tail -f {log_out}")
         return 0
-    state = wait(job_id, wait_s)
-    if state == "COMPLETED":
+    if (state := wait(job_id, wait_s)) == "COMPLETED":
         print(f"SLURM job {job_id} {state}. Log: {log_out}")
         return 0
     print(f"SLURM job {job_id} {state}: see {log_err} and {log_out}", file=sys.stderr)
