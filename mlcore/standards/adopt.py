@@ -49,12 +49,9 @@ def read_recorded(root: Path) -> Recorded:
     flavour, cruft = root / COOKIECUTTER_ANSWERS, root / CRUFT_FILE
     if flavour.is_file():
         data = yaml.safe_load(flavour.read_text()) or {}
-        return Recorded(
-            COOKIECUTTER_ANSWERS,
-            str(data.get("_template", "")),
-            str(data.get("_version", "")),
-            {k: v for k, v in data.items() if not str(k).startswith("_")},
-        )
+        answers = {k: v for k, v in data.items() if not str(k).startswith("_")}
+        template, version = str(data.get("_template", "")), str(data.get("_version", ""))
+        return Recorded(COOKIECUTTER_ANSWERS, template, version, answers)
     if cruft.is_file():
         data = json.loads(cruft.read_text())
         context = dict(data.get("context", {}).get("cookiecutter", {}))
