@@ -170,12 +170,8 @@ class Checker:
         ):
             outcomes = compose_all([Job(primary) for primary in primaries])
             chosen = {p: o.choices for p, o in zip(primaries, outcomes, strict=True) if o.choices}
-            named = {
-                group
-                for top in self.files
-                if "/" not in top
-                for _, _, group, _ in self._defaults(top)
-            }
+            tops = [name for name in self.files if "/" not in name]
+            named = {group for top in tops for _, _, group, _ in self._defaults(top)}
             selected = [
                 Job(primary, (f"{group}={option}",))
                 for primary, choices in chosen.items()
