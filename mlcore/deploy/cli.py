@@ -35,10 +35,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     render.add_argument("--image-tag", help="newTag of every images: entry (e.g. the release)")
     render.add_argument("--image-name", help="newName of every images: entry (the registry path)")
     render.add_argument(
-        "--replicas", type=int,
+        "--replicas",
+        type=int,
         help="count of every replicas: entry (refused for a workload an HPA scales: set the "
         "HPA's range instead)",
-    )  # fmt: skip
+    )
     output = render.add_mutually_exclusive_group()
     output.add_argument("--output", "-o", type=Path, help="write the stream here (default stdout)")
     output.add_argument("--split", type=Path, metavar="FOLDER", help="one file per manifest")
@@ -47,15 +48,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", type=Path, help="rendered YAML files and Dockerfiles")
     check.add_argument(
-        "--crds", action="append", metavar="PATH_OR_URL",
+        "--crds",
+        action="append",
+        metavar="PATH_OR_URL",
         help="a CustomResourceDefinition file, a folder of them, or an http(s) URL of one "
         "(fetched once into ~/.cache/mlcore/crds); repeat for several. Custom resources are "
         f"validated against these; default: {' '.join(UPSTREAM_CRDS)}",
-    )  # fmt: skip
+    )
     check.add_argument(
-        "--kubernetes-version", default=KUBERNETES_VERSION,
+        "--kubernetes-version",
+        default=KUBERNETES_VERSION,
         help="the Kubernetes API the core kinds are validated against (default %(default)s)",
-    )  # fmt: skip
+    )
     return parser
 
 

@@ -36,12 +36,26 @@ from mlcore.hooks._common import (
 )
 
 # A key names a secret when its last word is one of these (or its last two words one of the pairs).
-SECRET_WORDS = frozenset({"password", "passwd", "secret", "token", "auth", "credential",
-    "credentials", "apikey", "accesskey", "secretkey", "privatekey"})  # fmt: skip
+SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "auth",
+        "credential",
+        "credentials",
+        "apikey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+    }
+)
 SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key")})
 # Tokenizer settings (`pad_token: "<pad>"`) are not secrets.
-TEXT_TOKENS = frozenset({"pad", "eos", "bos", "unk", "cls", "sep", "mask", "start", "end", "sos",
-                         "special"})  # fmt: skip
+TEXT_TOKENS = frozenset(
+    {"pad", "eos", "bos", "unk", "cls", "sep", "mask", "start", "end", "sos", "special"}
+)
 WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 SECRET_FORMATS = (
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id (AKIA...)"),
@@ -74,10 +88,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         description="Check YAML configs for credentials and absolute local paths.",
     )
     parser.add_argument(
-        "filenames", nargs="*",
+        "filenames",
+        nargs="*",
         help="YAML files to check (pre-commit passes them); none: every YAML file in the "
         "config directory but local/",
-    )  # fmt: skip
+    )
     where = "where to look when no files are given (default: %(default)s)"
     parser.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR, help=where)
     return parser

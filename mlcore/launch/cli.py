@@ -28,13 +28,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("launcher", help="a file of configs/launcher/: local, slurm, kubernetes")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides (key=value)")
     parser.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="print the command, sbatch script or manifest; start nothing",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--wait", type=float, metavar="SECONDS",
+        "--wait",
+        type=float,
+        metavar="SECONDS",
         help="slurm: wait up to SECONDS for the job to end; exit 1 unless it completed",
-    )  # fmt: skip
+    )
     parser.add_argument("--config-dir", default="configs", help="the Hydra config directory")
     parser.add_argument("--config-name", default="train", help="the primary config (train)")
     return parser
@@ -49,8 +52,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore launch") -> int:
     from mlcore.launch.resources import ResourceError
 
     try:
-        launch = compose_launch(args.launcher, args.overrides, config_dir=args.config_dir,
-                                config_name=args.config_name)  # fmt: skip
+        launch = compose_launch(
+            args.launcher, args.overrides, config_dir=args.config_dir, config_name=args.config_name
+        )
         engine = str(launch.settings.get("engine") or args.launcher)
         if engine not in ("local", "slurm", "kubernetes"):
             raise LaunchConfigError(

@@ -161,10 +161,14 @@ def _secret_env(s: dict[str, Any], env: dict[str, str]) -> list[dict[str, Any]]:
                 )
             references[variable] = str(secret)
     return [
-        {"name": variable, "valueFrom": {"secretKeyRef": {
-            "name": references[variable], "key": variable, "optional": True}}}
+        {
+            "name": variable,
+            "valueFrom": {
+                "secretKeyRef": {"name": references[variable], "key": variable, "optional": True}
+            },
+        }
         for variable in sorted(references)
-    ]  # fmt: skip
+    ]
 
 
 def _replicas(count: int, template: dict[str, Any]) -> dict[str, Any]:

@@ -178,8 +178,17 @@ def resolve(
     devices = request.devices if request.devices not in ("auto", None, -1, "-1") else per_node
     if placement.launched:
         devices = per_node
-    return TrainerSettings(accelerator, devices, nodes, strategy, precision, per_node, world_size,
-                           hardware.describe(), tuple(notes))  # fmt: skip
+    return TrainerSettings(
+        accelerator,
+        devices,
+        nodes,
+        strategy,
+        precision,
+        per_node,
+        world_size,
+        hardware.describe(),
+        tuple(notes),
+    )
 
 
 def _accelerator(asked: str, hardware: Hardware) -> str:

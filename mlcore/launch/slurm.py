@@ -97,8 +97,20 @@ def sbatch_script(launch: Launch) -> str:
         python(launch), "-u", "-m", launch.module, *launch.overrides,
     ]  # fmt: skip
     setup = [str(line) for line in launch.settings.get("setup") or []]
-    lines = ["#!/bin/bash", "", "# Parameters", *options, "", "# setup", run_dir, *setup, "",
-             "# command", shlex.join(srun), ""]  # fmt: skip
+    lines = [
+        "#!/bin/bash",
+        "",
+        "# Parameters",
+        *options,
+        "",
+        "# setup",
+        run_dir,
+        *setup,
+        "",
+        "# command",
+        shlex.join(srun),
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -26,14 +26,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     stamp.add_argument("path", help="the stamp file, e.g. .pipeline/train.stamp")
     stamp.add_argument(
-        "--data", nargs="*", metavar="DATASET",
+        "--data",
+        nargs="*",
+        metavar="DATASET",
         help="datasets of the catalog to fingerprint (none named: every dataset)",
-    )  # fmt: skip
+    )
     stamp.add_argument("--catalog", help="the data catalog (default: configs/catalog.yaml)")
     stamp.add_argument("--config", metavar="NAME", help="Hydra primary config, e.g. train")
     stamp.add_argument("--config-dir", default="configs", help="the project's Hydra config dir")
-    stamp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="a Hydra override the step runs with (repeat for several)")  # fmt: skip
+    stamp.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Hydra override the step runs with (repeat for several)",
+    )
     stamp.add_argument("--code", nargs="*", default=[], metavar="PATH", help="code files/folders")
     summary = commands.add_parser(
         "summary", help="Markdown: the champion before the gate vs the candidate, and the decision"
@@ -74,9 +82,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore pipeline") -> in
         return 2
     try:
         content = stamp_content(
-            data=args.data, catalog=args.catalog, config=args.config, config_dir=args.config_dir,
-            overrides=args.overrides, code=args.code,
-        )  # fmt: skip
+            data=args.data,
+            catalog=args.catalog,
+            config=args.config,
+            config_dir=args.config_dir,
+            overrides=args.overrides,
+            code=args.code,
+        )
     except (StampError, DataError) as error:
         print(f"{prog}: error: {args.path}: {error}", file=sys.stderr)
         return 1

@@ -110,8 +110,9 @@ def git(
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                                timeout=GIT_TIMEOUT_S)  # fmt: skip
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+        )
     except FileNotFoundError as error:
         raise UsageError("git is not installed or not on PATH") from error
     except subprocess.TimeoutExpired:

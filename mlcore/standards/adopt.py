@@ -110,8 +110,15 @@ def render_release(source: str, tag: str, answers: dict[str, Any], destination: 
         warnings.simplefilter("ignore")  # Copier's dirty-template and similar notices
         try:
             source = source if "://" in source else git_url(source)
-            run_copy(source, destination, data=answers, vcs_ref=tag, defaults=True, quiet=True,
-                     unsafe=False)  # fmt: skip
+            run_copy(
+                source,
+                destination,
+                data=answers,
+                vcs_ref=tag,
+                defaults=True,
+                quiet=True,
+                unsafe=False,
+            )
         except ValueError as error:  # an answer the template refuses, or one missing
             raise UsageError(f"the recorded answers do not fit release {tag}: {error}") from error
     return destination
@@ -119,10 +126,16 @@ def render_release(source: str, tag: str, answers: dict[str, Any], destination: 
 
 def check_same_project(root: Path, rendered: Path, tag: str) -> None:
     """Refuse unless most of the template's files are in root byte for byte."""
-    files = [p.relative_to(rendered) for p in rendered.rglob("*")
-             if p.is_file() and p.name != ANSWERS_FILE and ".git" not in p.parts]  # fmt: skip
-    same = [f for f in files if (root / f).is_file()
-            and (root / f).read_bytes() == (rendered / f).read_bytes()]  # fmt: skip
+    files = [
+        p.relative_to(rendered)
+        for p in rendered.rglob("*")
+        if p.is_file() and p.name != ANSWERS_FILE and ".git" not in p.parts
+    ]
+    same = [
+        f
+        for f in files
+        if (root / f).is_file() and (root / f).read_bytes() == (rendered / f).read_bytes()
+    ]
     share = len(same) / len(files) if files else 0.0
     if share < MIN_MATCHING_SHARE:
         raise UsageError(

@@ -207,8 +207,16 @@ def diagnose(project: Path, newest_required: bool = False, strict: bool = False)
     unreached = Drift(error="not checked: the template source cannot be reached")
     drift = check_drift(answers) if source_error is None else unreached
     mlcore = check_mlcore(answers, installed_mlcore())
-    report = Report(str(project), answers.src_path, answers.commit, newest, update_available,
-                    source_error, drift, mlcore)  # fmt: skip
+    report = Report(
+        str(project),
+        answers.src_path,
+        answers.commit,
+        newest,
+        update_available,
+        source_error,
+        drift,
+        mlcore,
+    )
     report.problems = problems(report, newest_required=newest_required, strict=strict)
     report.exit_code = EXIT_DRIFT if report.problems else EXIT_OK
     return report

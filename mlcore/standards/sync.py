@@ -92,8 +92,15 @@ def run_copier_update(project: Path, vcs_ref: str | None) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            run_update(dst_path=project, defaults=True, overwrite=True, conflict="inline",
-                       unsafe=False, quiet=True, vcs_ref=vcs_ref)  # fmt: skip
+            run_update(
+                dst_path=project,
+                defaults=True,
+                overwrite=True,
+                conflict="inline",
+                unsafe=False,
+                quiet=True,
+                vcs_ref=vcs_ref,
+            )
     except Exception as error:  # Copier's own errors and git's alike
         raise UpdateFailed(f"copier update failed: {error}") from error
 
@@ -173,8 +180,10 @@ def format_summary(result: SyncResult) -> str:
 def write_github_outputs(result: SyncResult, outputs: Path) -> None:
     """Step outputs for the workflow: whether to open the pull request, and what to call it."""
     with outputs.open("a") as stream:
-        stream.write(f"changed={str(result.changed).lower()}\nconflicts={len(result.conflicts)}\n"
-                     f"version={result.version}\nprevious={result.previous}\n")  # fmt: skip
+        stream.write(
+            f"changed={str(result.changed).lower()}\nconflicts={len(result.conflicts)}\n"
+            f"version={result.version}\nprevious={result.previous}\n"
+        )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
