@@ -10,11 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 # Packages whose versions decide whether a training run can be reproduced.
 KEY_PACKAGES = ("mlcore", "torch", "lightning", "torchmetrics", "hydra-core", "mlflow")
-# Subcommand -> (module, one-line help). Each module exposes `main(argv, prog) -> int` and parses
-# its own options (`mlcore doctor --help` is the doctor's help); it is imported only when its
-# command runs, so `mlcore --help` imports none of them (nor Hydra, nor Copier).
+# Subcommand -> (module, help). Each module's `main(argv, prog) -> int` parses its own options; it
+# is imported only when its command runs, so `mlcore --help` imports none of them.
 COMMANDS = {
-    # The pre-commit hooks (mlcore/hooks/).
     "check-configs": (
         "mlcore.hooks.check_configs",
         "check that every Hydra config composes, once per option of every group",
@@ -23,7 +21,6 @@ COMMANDS = {
         "mlcore.hooks.check_config_safety",
         "check YAML configs for credentials and absolute local paths",
     ),
-    # Staying on the template's standard (mlcore/standards/; Copier from the `template` extra).
     "doctor": (
         "mlcore.standards.doctor",
         "report the template release, the newest one and drift from the standard",
@@ -32,12 +29,10 @@ COMMANDS = {
         "mlcore.standards.sync",
         "copier update to the newest release, stage it and report conflicts (for CI)",
     ),
-    # Where MLflow is (MLFLOW_TRACKING_URI, else the project's mlflow.db): `make mlflow-ui`.
     "tracking-uri": (
         "mlcore.mlflow_store",
         "print the MLflow tracking URI runs go to (MLFLOW_TRACKING_URI, else ./mlflow.db)",
     ),
-    # The model registry on MLflow aliases (mlcore/registry/; mlflow imported only when it runs).
     "registry": (
         "mlcore.registry.cli",
         "register, promote (through the gate), roll back, describe and list model versions",
@@ -46,27 +41,22 @@ COMMANDS = {
         "mlcore.standards.adopt",
         "bring a repo made by the cookiecutter flavour (or cruft) under copier update",
     ),
-    # Serving (mlcore/serve/; FastAPI, uvicorn and onnxruntime imported only when it runs).
     "serve": (
         "mlcore.serve.cli",
         "serve a registered model over HTTP: /predict, /health, /ready, /metrics",
     ),
-    # The data catalog (mlcore/data/; pandas, pyarrow and fsspec imported only when a command runs).
     "data": (
         "mlcore.data.cli",
         "datasets of the data catalog: list, describe, load, save, fingerprint, verify",
     ),
-    # Training launches (mlcore/launch/; torch and submitit imported only when a launch runs).
     "launch": (
         "mlcore.launch.cli",
         "run training with torchrun, on SLURM or as a Kubernetes PyTorchJob (configs/launcher/)",
     ),
-    # Deploy manifests (mlcore/deploy/; kustomize, kubernetes-validate, hadolint when it runs).
     "deploy": (
         "mlcore.deploy.cli",
         "render deploy/ kustomizations (image tag, replicas) and check manifests and Dockerfiles",
     ),
-    # Continuous training (mlcore/pipeline/, mlcore/monitor/; Hydra, SciPy imported when run).
     "pipeline": (
         "mlcore.pipeline.cli",
         "stamp files that let `make pipeline` skip unchanged steps; the run's summary",
@@ -118,8 +108,7 @@ def _info() -> int:
     print(f"python  {platform.python_version()} ({sys.executable})")
     print(f"system  {platform.system()} {platform.machine()}")
     width = max(map(len, KEY_PACKAGES))
-    for name in KEY_PACKAGES:
-        print(f"{name:<{width}}  {_installed(name)}")
+    print(*(f"{name:<{width}}  {_installed(name)}" for name in KEY_PACKAGES), sep="\n")
     return 0
 
 

@@ -35,11 +35,7 @@ LIBRARY_WARNINGS: tuple[tuple[str, str, str], ...] = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", "FutureWarning", r"lightning\."),
     # Lightning suggests `srun python ...` wherever srun is installed; this kit runs on SLURM
     # through `make launch LAUNCHER=slurm` (sbatch), which sets what Lightning needs.
-    (
-        "The `srun` command is available on your system but is not used",
-        "UserWarning",
-        r"lightning\.",
-    ),
+    ("The `srun` command is available on your system but is not", "UserWarning", r"lightning\."),
 )
 # Log lines of libraries that advertise or narrate rather than inform: (logger prefix, start).
 LIBRARY_CHATTER: tuple[tuple[str, str], ...] = (
@@ -50,11 +46,8 @@ LIBRARY_CHATTER: tuple[tuple[str, str], ...] = (
 
 def global_rank() -> int:
     """The process's rank in a distributed job, 0 when it runs alone."""
-    for name in _RANK_ENVS:
-        value = os.environ.get(name)
-        if value is not None and value.strip().isdigit():
-            return int(value)
-    return 0
+    values = (os.environ.get(name, "").strip() for name in _RANK_ENVS)
+    return next((int(value) for value in values if value.isdigit()), 0)
 
 
 class JsonFormatter(logging.Formatter):
@@ -87,7 +80,8 @@ def setup_logging(
     Lightning: importing it adds a console handler of its own, which this removes.
     """
     stream = stream or sys.stderr
-    fmt = fmt or _from_env(FORMAT_ENV) or ("rich" if _is_terminal(stream) else "plain")  # type: ignore[assignment]
+    terminal = getattr(stream, "isatty", lambda: False)()
+    fmt = fmt or os.environ.get(FORMAT_ENV, "").strip().lower() or ("rich" if terminal else "plain")  # type: ignore[assignment]
     if fmt not in ("rich", "json", "plain"):
         raise ValueError(f"log format must be rich, json or plain, not {fmt!r} (set {FORMAT_ENV})")
     level = _resolve_level(level)
@@ -132,15 +126,10 @@ def pytest_warning_filters() -> list[str]:
 
 def _drop_chatter(record: logging.LogRecord) -> bool:
     """False for a LIBRARY_CHATTER record: the handler then leaves it out."""
-    for prefix, start in LIBRARY_CHATTER:
-        if record.name.startswith(prefix) and str(record.msg).startswith(start):
-            return False
-    return True
-
-
-def _from_env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip().lower()
-    return value or None
+    return not any(
+        record.name.startswith(prefix) and str(record.msg).startswith(start)
+        for prefix, start in LIBRARY_CHATTER
+    )
 
 
 def _resolve_level(level: int | str | None) -> int:
@@ -155,21 +144,13 @@ def _resolve_level(level: int | str | None) -> int:
     return number
 
 
-def _is_terminal(stream) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
 def _make_handler(fmt: LogFormat, stream) -> logging.Handler:
-    if fmt == "json":
-        handler: logging.Handler = logging.StreamHandler(stream)
-        handler.setFormatter(JsonFormatter())
-    elif fmt == "plain":
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    else:
+    if fmt == "rich":
         from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=Console(file=stream), rich_tracebacks=True, show_path=False)
+        return RichHandler(console=Console(file=stream), rich_tracebacks=True, show_path=False)
+    handler = logging.StreamHandler(stream)
+    plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if fmt == "json" else plain)
     return handler

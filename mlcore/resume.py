@@ -1,22 +1,12 @@
 """`resume=auto`: a restarted training run continues itself.
 
-A run that a launcher restarts (torchrun's `--max-restarts`, a requeued SLURM job, a PyTorchJob
-pod restarted on exit code 143) runs again in the same run directory: the launchers name it once
-per job (`MLCORE_RUN_NAME`). With `resume=auto`, `resume(cfg)` finds there what the interrupted
-attempt left:
-- its record `.mlcore/run.yaml` (written by `RunRecord.started`, its MLflow run added by the
-  MlflowTracking callback):
-  the config as it was composed then (unresolved, so `T_max: ${trainer.max_epochs}` follows an
-  extension), its config-group choices, its overrides and its MLflow run id. The run goes on
-  with that config, not today's files (Hydra rewrites `.hydra/config.yaml` before the task
-  starts, so that copy is already today's), with today's `key=value` overrides applied on top
-  (`trainer.max_epochs=6` extends the run); an override that picks another option of a config
-  group is refused. The MLflow logger continues the recorded run.
-- its newest checkpoint (`*.ckpt` anywhere in the run directory: `last.ckpt`, the
-  `interrupted.ckpt` written at SIGTERM, SLURM's `hpc_ckpt_N.ckpt`), which `trainer.fit` resumes.
-A run whose record says it finished is not resumed: a new job that reuses a job name starts
-afresh. Without `resume` (the default of `make train`), nothing here happens; `ckpt_path=`
-still resumes a given checkpoint with today's config and a new MLflow run.
+Why: a launcher restarts a run (torchrun's `--max-restarts`, a requeued SLURM job, a restarted
+pod) in the same run directory (`MLCORE_RUN_NAME`). There `resume(cfg)` finds the interrupted
+attempt's record `.mlcore/run.yaml` (written by `RunRecord.started`) and continues with its
+recorded config (unresolved, so `T_max: ${trainer.max_epochs}` follows an extension; today's
+`key=value` overrides on top, another config-group option refused), its MLflow run and its newest
+`*.ckpt` (`last.ckpt`, `interrupted.ckpt`, SLURM's `hpc_ckpt_N.ckpt`). A finished run starts
+afresh. Without `resume` nothing here happens; `ckpt_path=` still resumes a given checkpoint.
 """
 
 from __future__ import annotations
@@ -138,10 +128,8 @@ class RunRecord:
         """Mark the run done: a later `resume=auto` here starts a new run."""
         from mlcore.logging import global_rank
 
-        record = self.read()
-        if global_rank() != 0 or not record:
-            return
-        self._write({**record, "finished": True})
+        if global_rank() == 0 and (record := self.read()):
+            self._write({**record, "finished": True})
 
     def _write(self, content: Mapping[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,10 +169,8 @@ def _recorded_config(cfg: DictConfig, record: Mapping[str, Any]) -> DictConfig:
                     "start a new run (without resume=auto, or in another run directory)"
                 )
             continue
-        if override.is_delete():
-            OmegaConf.update(resumed, key, None, force_add=True)
-            continue
-        OmegaConf.update(resumed, key, override.value(), merge=False, force_add=True)
+        value = None if override.is_delete() else override.value()
+        OmegaConf.update(resumed, key, value, merge=False, force_add=True)
     changed = sorted(set(runtime.get("overrides", [])) - set(record.get("overrides") or []))
     if changed:
         log.info("Resumed with overrides the interrupted run did not have: %s", " ".join(changed))
@@ -211,11 +197,10 @@ def _continue_mlflow_run(cfg: DictConfig, run_id: str) -> None:
     hyperparameters again (`enable_autolog_hparams`); mlcore.tracking rewrites the config
     artifact instead.
     """
-    loggers = cfg.get("logger") or {}
-    for name, spec in loggers.items():
+    for spec in (cfg.get("logger") or {}).values():
         if spec is not None and str(spec.get("_target_", "")).endswith("MLFlowLogger"):
             with open_dict(spec):
-                loggers[name].run_id = run_id
+                spec.run_id = run_id
     if cfg.get("trainer") is not None:
         with open_dict(cfg.trainer):
             cfg.trainer.enable_autolog_hparams = False

@@ -99,19 +99,20 @@ def validate(document: dict[str, Any], version: str, custom: _CustomSchemas) -> 
             f"nor the CRDs given ({', '.join(map(str, custom.sources))}) define it: add its "
             "CRD with --crds"
         ]
-    found = problems(document, schema)
-    found.extend(_metadata(document, version))
-    return found + refusals(document)
+    return problems(document, schema) + _metadata(document, version) + refusals(document)
 
 
-def _kubernetes_validate(document: dict[str, Any], version: str) -> list[str]:
-    """kubernetes-validate in strict mode (unknown fields are errors) for that release."""
+def _kubernetes_validate(document: dict[str, Any], version: str, at: str = "") -> list[str]:
+    """kubernetes-validate in strict mode (unknown fields are errors) for that release; `at`:
+    the error as `<path or at>: message`, else `message (at <path>)`."""
     import kubernetes_validate
 
     try:
         kubernetes_validate.validate(document, version, strict=True)
     except kubernetes_validate.ValidationError as error:
         path = ".".join(str(part) for part in error.path)
+        if at:
+            return [f"{path or at}: {error.message}"]
         return [f"{error.message}" + (f" (at {path})" if path else "")]
     return []
 
@@ -119,18 +120,11 @@ def _kubernetes_validate(document: dict[str, Any], version: str) -> list[str]:
 def _metadata(document: dict[str, Any], version: str) -> list[str]:
     """A custom resource's metadata is ObjectMeta, validated by the API server itself: checked
     here with Kubernetes' own schema, strictly, as that of a ConfigMap (any core kind would do)."""
-    import kubernetes_validate
-
     metadata = document.get("metadata")
     if not isinstance(metadata, dict):
         return ["metadata: required, with a name"]
     probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}
-    try:
-        kubernetes_validate.validate(probe, version, strict=True)
-    except kubernetes_validate.ValidationError as error:
-        path = ".".join(str(part) for part in error.path)
-        return [f"{path or 'metadata'}: {error.message}"]
-    return []
+    return _kubernetes_validate(probe, version, at="metadata")
 
 
 def check_dockerfile(path: Path) -> list[str]:

@@ -69,9 +69,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore deploy") -> int:
     from mlcore.deploy.kustomize import DeployError
 
     try:
-        if args.command == "render":
-            return _render(args)
-        return _check(args)
+        return _render(args) if args.command == "render" else _check(args)
     except (DeployError, CRDError, FileNotFoundError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2

@@ -45,10 +45,9 @@ class CRDError(Exception):
 
 def cache_dir() -> Path:
     """Where fetched CRDs are kept ($MLCORE_CRD_CACHE, else ~/.cache/mlcore/crds)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mlcore" / "crds"
+    if given := os.environ.get(CACHE_ENV):
+        return Path(given).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlcore" / "crds"
 
 
 def load(sources: Iterable[str | Path]) -> Schemas:
@@ -89,22 +88,18 @@ def crd_schemas(crd: dict[str, Any]) -> Schemas:
             continue
         api_version = f"{group}/{version['name']}"
         schema = json_schema(openapi)
-        schema.setdefault("properties", {})
-        schema["properties"]["apiVersion"] = {"const": api_version}
-        schema["properties"]["kind"] = {"const": kind}
         # ObjectMeta is the API server's, not the CRD's: mlcore.deploy.check validates it with
         # Kubernetes' own schema.
-        schema["properties"]["metadata"] = {"type": "object"}
+        schema.setdefault("properties", {}).update(
+            apiVersion={"const": api_version}, kind={"const": kind}, metadata={"type": "object"}
+        )
         schemas[(api_version, str(kind))] = schema
     return schemas
 
 
 def json_schema(node: dict[str, Any]) -> dict[str, Any]:
     """One structural-schema node as JSON Schema, with the API server's strict field rules."""
-    out: dict[str, Any] = {}
-    for key in KEPT:
-        if key in node:
-            out[key] = node[key]
+    out: dict[str, Any] = {key: node[key] for key in KEPT if key in node}
     int_or_string = bool(node.get("x-kubernetes-int-or-string"))
     if int_or_string:
         out["type"] = ["integer", "string"]
@@ -141,11 +136,10 @@ def problems(document: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """Each way the document breaks the schema, as `<field path>: <what is wrong>`."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
-    found: list[str] = []
-    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.path))):
-        found.extend(_describe(error))
-    return found
+    errors = jsonschema.Draft202012Validator(schema).iter_errors(document)
+    return [
+        line for e in sorted(errors, key=lambda e: list(map(str, e.path))) for line in _describe(e)
+    ]
 
 
 def _describe(error: Any) -> Iterator[str]:

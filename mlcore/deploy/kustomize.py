@@ -28,11 +28,9 @@ class DeployError(Exception):
 
 def kustomize_command() -> list[str]:
     """`kustomize build` where kustomize is on PATH, else `kubectl kustomize`."""
-    kustomize = shutil.which("kustomize")
-    if kustomize:
+    if kustomize := shutil.which("kustomize"):
         return [kustomize, "build"]
-    kubectl = shutil.which("kubectl")
-    if kubectl:
+    if kubectl := shutil.which("kubectl"):
         return [kubectl, "kustomize"]
     raise DeployError(f"neither kustomize nor kubectl is on PATH: {INSTALL_HINT}")
 
@@ -142,10 +140,9 @@ def _refuse_replicas_an_hpa_owns(text: str, replicas: int) -> None:
 
 
 def _deploy_root(directory: Path) -> Path:
-    for parent in (directory, *directory.parents):
-        if parent.name == "deploy":
-            return parent
-    return directory.parent
+    return next(
+        (p for p in (directory, *directory.parents) if p.name == "deploy"), directory.parent
+    )
 
 
 def split(text: str) -> list[dict[str, Any]]:
@@ -160,10 +157,9 @@ def write_split(text: str, folder: Path) -> list[Path]:
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
+    paths = []
     for document in split(text):
-        name = f"{document['kind']}-{document['metadata']['name']}".lower()
-        path = folder / f"{name}.yaml"
+        path = folder / f"{document['kind']}-{document['metadata']['name']}.yaml".lower()
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         paths.append(path)
     return paths

@@ -39,31 +39,21 @@ class Problem:
 
 def report(problems: Iterable[Problem]) -> int:
     """Print each distinct problem once, in the order found; 1 if there were any, else 0."""
-    seen: set[Problem] = set()
-    for problem in problems:
-        if problem not in seen:
-            seen.add(problem)
-            print(problem)
-    return 1 if seen else 0
+    distinct = dict.fromkeys(problems)  # ordered, and equal problems once
+    print(*distinct, sep="\n", end="\n" if distinct else "")
+    return 1 if distinct else 0
 
 
 def display_path(path: Path | str) -> str:
     """The path relative to the current directory when it lies below it (as pre-commit names
     files), otherwise as given."""
-    path = Path(path)
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    resolved, cwd = Path(path).resolve(), Path.cwd().resolve()
+    return resolved.relative_to(cwd).as_posix() if resolved.is_relative_to(cwd) else str(path)
 
 
 def is_inside(path: Path | str, directory: Path) -> bool:
     """Whether path lies in directory (both resolved, so `./configs/a.yaml` counts)."""
-    try:
-        Path(path).resolve().relative_to(directory.resolve())
-    except ValueError:
-        return False
-    return True
+    return Path(path).resolve().is_relative_to(directory.resolve())
 
 
 def yaml_files(directory: Path) -> list[Path]:
@@ -109,9 +99,7 @@ class YamlFile:
 
 def join_key(prefix: str, key: str | int) -> str:
     """OmegaConf's spelling of a full key: `a.b`, `a.b[0]`."""
-    if isinstance(key, int):
-        return f"{prefix}[{key}]"
-    return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}" if prefix else key
 
 
 def walk(

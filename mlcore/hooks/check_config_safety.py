@@ -1,25 +1,16 @@
 """check-config-safety: no credentials and no absolute local paths in config files.
 
-Why: configs are committed, shared and copied into every run (the resolved config goes to MLflow
-as an artifact), so a password written into one leaks to everyone who can read the repository or
-the tracking server. And a path like `/home/alice/data` works on one machine only: the next person,
-the CI runner and the cluster job fail on it, often far from the commit that added it.
+Why: configs are committed and copied into every run (the resolved config goes to MLflow), so a
+password in one leaks to everyone who reads the repository or the tracking server; and a path like
+`/home/alice/data` works on one machine only. Flagged, each at its line (YAML read as nodes):
 
-The hook reads YAML as nodes, so each finding names its line. It flags:
+- a key naming a secret (`password`, `token`, `api_key`, ...) with a literal value or a literal
+  `${oc.env:NAME,default}` default (interpolations, null, `???`, empty, booleans are fine);
+- values shaped like known secrets: AWS key ids, private keys, GitHub tokens, URL passwords;
+- absolute local paths (`/home/`, `/Users/`, `/root`, `/tmp`, `/mnt`, `C:\\`), also in
+  `file:///` URIs and env defaults; remote URIs and interpolated paths are fine.
 
-- a key that names a secret (`password`, `token`, `api_key`, `client_secret`,
-  `AWS_SECRET_ACCESS_KEY`, ...) holding a literal value. Allowed: interpolations
-  (`${oc.env:NAME}`), `null`, `???`, empty, true/false; not allowed: a literal default inside
-  `${oc.env:NAME,default}`;
-- values shaped like well-known secrets anywhere: AWS access key ids, private key blocks, GitHub
-  tokens, URLs with a password (`scheme://user:password@host`);
-- absolute local paths (`/home/`, `/Users/`, `/root`, `/tmp`, `/mnt`, `C:\\`), also as
-  `file:///...` URIs and as `${oc.env:NAME,default}` defaults. Remote URIs (`s3://bucket/tmp`)
-  and paths built from interpolations (`${paths.root_dir}/tmp`,
-  `sqlite:///${paths.root_dir}/mlflow.db`) are fine.
-
-A `# mlcore: allow` comment on the line silences it. Files under `configs/local/` (git-ignored,
-one machine's settings) are only checked when named explicitly.
+A `# mlcore: allow` comment silences a line. `configs/local/` is checked only when named.
 """
 
 from __future__ import annotations
@@ -102,11 +93,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="YAML files to check (pre-commit passes them); none: every YAML file in the "
         "config directory but local/",
     )
-    parser.add_argument(
-        "--config-dir",
-        default=DEFAULT_CONFIG_DIR,
-        help=f"where to look when no files are given (default: {DEFAULT_CONFIG_DIR})",
-    )
+    where = "where to look when no files are given (default: %(default)s)"
+    parser.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR, help=where)
     return parser
 
 
@@ -123,11 +111,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
                 "--config-dir or name the files"
             )
             return 1
-        paths = [
-            path
-            for path in yaml_files(config_dir)
-            if path.relative_to(config_dir).parts[0] != "local"
-        ]
+        files = yaml_files(config_dir)
+        paths = [path for path in files if path.relative_to(config_dir).parts[0] != "local"]
     return report(problem for path in paths for problem in check_file(path))
 
 

@@ -1,16 +1,11 @@
 """check-configs: every Hydra config composes, with every option of every config group.
 
-Why: Hydra composes lazily. A typo in an interpolation, a defaults list naming an option that does
-not exist or a bad `override` fails only when someone runs that very combination, often on a
-cluster an hour into a queue. This hook composes each primary config (every top-level
-`configs/*.yaml`), then once per option of each config group, with Hydra's compose API, and
-resolves every value. It prints Hydra's or OmegaConf's own error at the file and line that what
-they report points to: the YAML mark, the failing key and its value, the defaults entry named.
-
-Not errors here, as they only have a value while a job runs: `${hydra:...}` (a placeholder, once
-Hydra's config is known to have the key), `${oc.env:NAME}` of an unset variable, `???` and the
-resolvers named with `--resolver`. Groups `hydra/` (options from plugins) and `local/` (one
-machine's) are not iterated. Only hydra, omegaconf and PyYAML are imported.
+Why: Hydra composes lazily, so a typo in an interpolation or a defaults list fails only when that
+very combination runs, often on a cluster an hour into a queue. This composes each top-level
+`configs/*.yaml`, then once per option of each group, resolves every value and prints Hydra's or
+OmegaConf's error at the file and line it points to. Run-time values are not errors: `${hydra:...}`
+(once Hydra's config has the key), unset `${oc.env:NAME}`, `???` and `--resolver` names. Groups
+`hydra/` and `local/` are not iterated.
 """
 
 from __future__ import annotations
@@ -175,12 +170,8 @@ class Checker:
         ):
             outcomes = compose_all([Job(primary) for primary in primaries])
             chosen = {p: o.choices for p, o in zip(primaries, outcomes, strict=True) if o.choices}
-            named = {
-                group
-                for top in self.files
-                if "/" not in top
-                for _, _, group, _ in self._defaults(top)
-            }
+            tops = [name for name in self.files if "/" not in name]
+            named = {group for top in tops for _, _, group, _ in self._defaults(top)}
             selected = [
                 Job(primary, (f"{group}={option}",))
                 for primary, choices in chosen.items()

@@ -56,10 +56,8 @@ def trainer_settings(trainer_cfg: Mapping[str, Any] | None, model: Any = None) -
     settings = resolve(
         request, Hardware.detect(), Placement.from_env(), model_parameters=parameters
     )
-    if global_rank() == 0:
-        log.info("Trainer: %s", settings.describe())
-        for note in settings.notes:
-            log.info("Trainer: %s", note)
+    for line in (settings.describe(), *settings.notes) if global_rank() == 0 else ():
+        log.info("Trainer: %s", line)
     return settings.trainer_kwargs()
 
 

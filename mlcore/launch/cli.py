@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -52,28 +53,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore launch") -> int:
 
     try:
         launch = compose_launch(
-            args.launcher,
-            args.overrides,
-            config_dir=args.config_dir,
-            config_name=args.config_name,
+            args.launcher, args.overrides, config_dir=args.config_dir, config_name=args.config_name
         )
         engine = str(launch.settings.get("engine") or args.launcher)
-        if engine == "local":
-            from mlcore.launch.local import launch_local
-
-            return launch_local(launch, dry_run=args.dry_run)
-        if engine == "slurm":
-            from mlcore.launch.slurm import launch_slurm
-
-            return launch_slurm(launch, dry_run=args.dry_run, wait_s=args.wait)
-        if engine == "kubernetes":
-            from mlcore.launch.kubernetes import launch_kubernetes
-
-            return launch_kubernetes(launch, dry_run=args.dry_run)
-        raise LaunchConfigError(
-            f"launcher.engine={engine!r} in configs/launcher/{args.launcher}.yaml: use local, "
-            "slurm or kubernetes"
-        )
+        if engine not in ("local", "slurm", "kubernetes"):
+            raise LaunchConfigError(
+                f"launcher.engine={engine!r} in configs/launcher/{args.launcher}.yaml: use local, "
+                "slurm or kubernetes"
+            )
+        start = getattr(importlib.import_module(f"mlcore.launch.{engine}"), f"launch_{engine}")
+        waiting = {"wait_s": args.wait} if engine == "slurm" else {}
+        return int(start(launch, dry_run=args.dry_run, **waiting))
     except (LaunchConfigError, ResourceError, HydraException, OmegaConfBaseException) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2

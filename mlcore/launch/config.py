@@ -37,9 +37,6 @@ class Launch:
     overrides: tuple[str, ...]
     root: Path
 
-    def training_command(self, python: str) -> list[str]:
-        return [python, "-m", self.module, *self.overrides]
-
 
 def is_launcher_override(override: str) -> bool:
     """Overrides of `launcher` or `launcher.*` (+, ++, ~ too) set the launch, not training."""
@@ -75,9 +72,7 @@ def compose_launch(
         cfg = compose(config_name, overrides=[f"launcher={name}", *overrides])
     settings: Any = OmegaConf.to_container(cfg.launcher, resolve=True)
     trainer: Any = OmegaConf.to_container(cfg.get("trainer") or {}, resolve=False)
-    assert isinstance(settings, dict) and isinstance(trainer, dict)
-    module = settings.get("module")
-    if not module:
+    if not (module := settings.get("module")):
         raise LaunchConfigError(
             f"launcher.module is not set in {directory / 'launcher' / name}.yaml: name the "
             "training entry point (e.g. module: my_package.train)"

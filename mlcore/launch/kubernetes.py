@@ -70,12 +70,8 @@ def manifest(launch: Launch) -> dict[str, Any]:
     }
     env = {RUN_NAME_ENV: name, "PROJECT_ROOT": workdir}
     env |= {str(key): str(value) for key, value in (s.get("env") or {}).items()}
-    resources: dict[str, Any] = {
-        "cpu": str(s.get("cpu") or 4),
-        "memory": str(s.get("memory") or "16Gi"),
-    }
-    if gpus:
-        resources[GPU_RESOURCE] = str(gpus)
+    resources = {"cpu": str(s.get("cpu") or 4), "memory": str(s.get("memory") or "16Gi")}
+    resources |= {GPU_RESOURCE: str(gpus)} if gpus else {}
     container = {
         "name": "pytorch",  # the name the training operator looks for
         "image": str(s["image"]),
@@ -116,14 +112,11 @@ def manifest(launch: Launch) -> dict[str, Any]:
     replicas = {"Master": _replicas(1, template)}
     if nodes > 1:
         replicas["Worker"] = _replicas(nodes - 1, template)
-    metadata: dict[str, Any] = {"name": name}
-    if s.get("namespace"):
-        metadata["namespace"] = str(s["namespace"])
-    metadata["labels"] = labels
+    namespace = {"namespace": str(s["namespace"])} if s.get("namespace") else {}
     return {
         "apiVersion": API_VERSION,
         "kind": "PyTorchJob",
-        "metadata": metadata,
+        "metadata": {"name": name, **namespace, "labels": labels},
         "spec": {
             "nprocPerNode": str(processes),
             "runPolicy": {
@@ -210,17 +203,14 @@ def render(launch: Launch) -> str:
     """The manifest as YAML, with a header saying where it came from."""
     import yaml
 
-    header = (
-        "# Kubeflow PyTorchJob rendered by `mlcore launch kubernetes` from configs/launcher/"
-        f"{launch.name}.yaml.\n"
-    )
+    source = f"configs/launcher/{launch.name}.yaml"
+    header = f"# Kubeflow PyTorchJob rendered by `mlcore launch kubernetes` from {source}.\n"
 
     class Dumper(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:  # each replica spelled out, no &id001
             return True
 
-    text = yaml.dump(manifest(launch), Dumper=Dumper, sort_keys=False, width=100)
-    return header + text
+    return header + yaml.dump(manifest(launch), Dumper=Dumper, sort_keys=False, width=100)
 
 
 def launch_kubernetes(launch: Launch, *, dry_run: bool = False) -> int:
@@ -230,11 +220,8 @@ def launch_kubernetes(launch: Launch, *, dry_run: bool = False) -> int:
         return 0
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        print(
-            "kubectl is not on PATH: install it, or print the manifest with --dry-run and apply "
-            "it with `kubectl apply -f <file>`",
-            file=sys.stderr,
-        )
+        hint = "print the manifest with --dry-run and apply it with `kubectl apply -f <file>`"
+        print(f"kubectl is not on PATH: install it, or {hint}", file=sys.stderr)
         return 2
     result = subprocess.run([kubectl, "apply", "-f", "-"], input=text, text=True, check=False)
     if result.returncode == 0:

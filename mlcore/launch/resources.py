@@ -1,17 +1,13 @@
 """What hardware is here and what the config asks, turned into Lightning Trainer settings.
 
-    request = TrainerRequest.from_config(cfg.trainer)
-    settings = resolve(request, Hardware.detect(), Placement.from_env(), model_parameters=n)
+    settings = resolve(TrainerRequest.from_config(cfg.trainer), Hardware.detect(),
+                       Placement.from_env(), model_parameters=n)
 
-Lightning's own `"auto"` is kept where it decides well (the strategy of one device or plain DDP,
-the accelerator's order CUDA > MPS > CPU); what it leaves to the user is decided here: mixed
-precision by what the GPUs support, the device count a launcher already started, FSDP when a
-replica of the model's training state would not fit a GPU, DataLoader workers and pinned memory.
-A request the machine cannot meet is an error that says so before any process starts, never a
-hang in a collective that waits for a GPU that is not there.
-
-Everything here is plain data, so resolution is tested for simulated machines; only
-`Hardware.detect` asks torch.
+Lightning's `"auto"` is kept where it decides well; decided here: mixed precision by what the GPUs
+support, the device count a launcher already started, FSDP when a DDP replica would not fit a GPU.
+A request the machine cannot meet is an error before any process starts, never a hang in a
+collective. Plain data, so resolution is tested for simulated machines; only `Hardware.detect`
+asks torch.
 """
 
 from __future__ import annotations
@@ -116,9 +112,9 @@ class TrainerRequest:
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> TrainerRequest:
         node = node or {}
-        values = {key: node.get(key) for key in cls.__dataclass_fields__}
-        given = {key: value for key, value in values.items() if value is not None}
-        return cls(**given)
+        return cls(
+            **{key: node[key] for key in cls.__dataclass_fields__ if node.get(key) is not None}
+        )
 
 
 @dataclass(frozen=True)
@@ -137,13 +133,7 @@ class TrainerSettings:
     notes: tuple[str, ...] = field(default=())
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        return {
-            "accelerator": self.accelerator,
-            "devices": self.devices,
-            "num_nodes": self.num_nodes,
-            "strategy": self.strategy,
-            "precision": self.precision,
-        }
+        return {key: getattr(self, key) for key in TrainerRequest.__dataclass_fields__}
 
     def describe(self) -> str:
         chosen = ", ".join(f"{key}={value}" for key, value in self.trainer_kwargs().items())
@@ -189,15 +179,15 @@ def resolve(
     if placement.launched:
         devices = per_node
     return TrainerSettings(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=nodes,
-        strategy=strategy,
-        precision=precision,
-        processes_per_node=per_node,
-        world_size=world_size,
-        hardware=hardware.describe(),
-        notes=tuple(notes),
+        accelerator,
+        devices,
+        nodes,
+        strategy,
+        precision,
+        per_node,
+        world_size,
+        hardware.describe(),
+        tuple(notes),
     )
 
 

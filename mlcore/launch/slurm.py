@@ -1,16 +1,10 @@
 """SLURM launches: one sbatch job of `nodes` x `tasks_per_node` training processes.
 
-Each SLURM task is a training process itself (`srun python -m <module> <overrides>`), so
-Lightning's SLURM support sees the signals SLURM sends it: Lightning reads rank and world size
-from SLURM's variables, and mlcore's resolution sets the Trainer's devices and nodes from them.
-Preemption and time limits: `--signal=USR1@<signal_delay_s>` warns the job before SLURM stops it;
-Lightning (its SLURMEnvironment, auto_requeue) saves `hpc_ckpt_<n>.ckpt` and requeues the job
-with `scontrol requeue`; the SIGTERM that follows saves `interrupted.ckpt` and exits 143. The job
-runs again with the same id and environment, so in the same run directory (`MLCORE_RUN_NAME`:
-the submission time and the job id), where `resume=auto` continues the run. (A wrapper process
-between SLURM and training, as submitit's executor has, would get those signals too: it would
-exit on USR1, or requeue and exit on its own signal, and the step would end with the training
-half saved.) `--dry-run` prints the script; a submission writes the same text beside the logs.
+Each SLURM task is a training process itself (`srun python -m <module> <overrides>`, no wrapper
+process), so Lightning's SLURMEnvironment gets SLURM's signals: `--signal=USR1@<signal_delay_s>`
+makes it save `hpc_ckpt_<n>.ckpt` and requeue the job, which runs again in the same run directory
+(`MLCORE_RUN_NAME`: submission time and job id), where `resume=auto` continues the run.
+`--dry-run` prints the script; a submission writes the same text beside the logs.
 """
 
 from __future__ import annotations
@@ -102,6 +96,7 @@ def sbatch_script(launch: Launch) -> str:
         "--error", f"{logs}/%j_%t_log.err",
         python(launch), "-u", "-m", launch.module, *launch.overrides,
     ]  # fmt: skip
+    setup = [str(line) for line in launch.settings.get("setup") or []]
     lines = [
         "#!/bin/bash",
         "",
@@ -110,7 +105,7 @@ def sbatch_script(launch: Launch) -> str:
         "",
         "# setup",
         run_dir,
-        *[str(line) for line in launch.settings.get("setup") or []],
+        *setup,
         "",
         "# command",
         shlex.join(srun),
@@ -191,8 +186,7 @@ def launch_slurm(launch: Launch, *, dry_run: bool = False, wait_s: float | None 
     if wait_s is None:
         print(f"Follow it: squeue -j {job_id}; tail -f {log_out}")
         return 0
-    state = wait(job_id, wait_s)
-    if state == "COMPLETED":
+    if (state := wait(job_id, wait_s)) == "COMPLETED":
         print(f"SLURM job {job_id} {state}. Log: {log_out}")
         return 0
     print(f"SLURM job {job_id} {state}: see {log_err} and {log_out}", file=sys.stderr)

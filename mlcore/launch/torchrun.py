@@ -1,15 +1,10 @@
 """torchrun, with an exit code that tells a restart policy whether to try again.
 
 `python -m mlcore.launch.torchrun [torchrun options] -m package.train [overrides]` runs
-`torch.distributed.run` unchanged. Only its exit code differs, where torchrun's says "1" for
-everything that went wrong:
-- stopped by a signal (a pod deleted or preempted: SIGTERM), after its workers stopped and saved
-  their checkpoints: 128 + the signal, 143 for SIGTERM;
-- its workers failed, every one of them by a signal or with such a code (a preempted worker
-  exits 143): that code;
-- a worker failed otherwise (an error in the training): 1.
-So Kubernetes' `restartPolicy: ExitCode` (the PyTorchJob's) restarts a preempted job, which then
-resumes (`resume=auto`), and fails a broken one at once instead of retrying it.
+`torch.distributed.run` unchanged, but where torchrun exits 1 for everything this exits 128 + the
+signal when stopped by one (143: SIGTERM, preemption), the workers' code when each ended by a
+signal, and 1 for a training error. So `restartPolicy: ExitCode` restarts a preempted job (which
+resumes) and fails a broken one at once.
 """
 
 from __future__ import annotations

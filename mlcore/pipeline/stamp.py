@@ -68,9 +68,8 @@ def config_hash(
         with initialize_config_dir(config_dir=str(directory), version_base="1.3"):
             cfg = compose(config_name, overrides=list(overrides))
     except HydraException as error:
-        raise StampError(
-            f"config {config_name} with {list(overrides)} does not compose: {error}"
-        ) from error
+        message = f"config {config_name} with {list(overrides)} does not compose: {error}"
+        raise StampError(message) from error
     return hashlib.sha256(OmegaConf.to_yaml(cfg, sort_keys=True).encode()).hexdigest()
 
 

@@ -36,22 +36,14 @@ def summary(folder: str | Path) -> str:
         f"| metric | {old} | {new} |",
         "| --- | ---: | ---: |",
     ]
-    old_metrics = (champion or {}).get("metrics", {})
-    new_metrics = candidate.get("metrics", {})
-    for key in sorted(set(old_metrics) | set(new_metrics)):
-        if key.startswith("system/"):
-            continue
-        lines.append(
-            f"| {key} | {_figure(old_metrics.get(key))} | {_figure(new_metrics.get(key))} |"
-        )
+    before, after = (champion or {}).get("metrics", {}), candidate.get("metrics", {})
     lines += [
-        "",
-        "Metrics of the runs that trained each version. The gate compared their evaluations "
-        "on the current test split:",
-        "",
-        f"**Gate:** {decision}",
-        "",
+        f"| {key} | {_figure(before.get(key))} | {_figure(after.get(key))} |"
+        for key in sorted(set(before) | set(after))
+        if not key.startswith("system/")
     ]
+    note = "Metrics of the runs that trained each version. The gate compared their evaluations"
+    lines += ["", f"{note} on the current test split:", "", f"**Gate:** {decision}", ""]
     return "\n".join(lines)
 
 

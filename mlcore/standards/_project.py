@@ -66,9 +66,7 @@ def read_answers(root: Path) -> Answers:
             "repository is on is unknown. Restore the file from git history."
         )
     answers = {key: value for key, value in data.items() if not str(key).startswith("_")}
-    return Answers(
-        root=root, commit=str(data["_commit"]), src_path=str(data["_src_path"]), answers=answers
-    )
+    return Answers(root, str(data["_commit"]), str(data["_src_path"]), answers)
 
 
 def is_release(ref: str) -> bool:
@@ -92,9 +90,7 @@ def git_url(src_path: str) -> str:
         if src_path.startswith(prefix):
             return base + src_path.removeprefix(prefix)
     src_path = src_path.removeprefix("git+")
-    if src_path.startswith("~"):
-        return str(Path(src_path).expanduser())
-    return src_path
+    return str(Path(src_path).expanduser()) if src_path.startswith("~") else src_path
 
 
 def release_tags(src_path: str) -> list[str]:
@@ -115,12 +111,7 @@ def git(
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     try:
         result = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
         )
     except FileNotFoundError as error:
         raise UsageError("git is not installed or not on PATH") from error

@@ -1,16 +1,9 @@
 """mlcore adopt: bring a repository made by the cookiecutter flavour under `copier update`.
 
-A repository made by cookiecutter (directly, or through cruft) has no `.copier-answers.yml`, so
-Copier cannot update it. This command reads the answers the flavour recorded
-(`.cookiecutter-answers.yml`) or cruft's `.cruft.json`, renders the same release of the template
-with Copier and the same answers into a temporary folder, checks that the repository really is
-that project (most of the template's files match byte for byte; user edits may change a few), and
-writes the `.copier-answers.yml` Copier wrote there. From then on `copier update` treats the
-repository as its own: it diffs the user's edits against that release and brings the newer
-standard as a reviewable change.
-
-It refuses, changing nothing, what it cannot map: no recorded answers, a release the template
-repository does not have, answers missing, or files that do not match the template.
+Why: such a repository (made directly or through cruft) has no `.copier-answers.yml`, so Copier
+cannot update it. This renders the release and answers it recorded (`.cookiecutter-answers.yml`
+or `.cruft.json`) with Copier, checks that most files match byte for byte, and writes the
+answers file Copier wrote there. It refuses, changing nothing, what it cannot map.
 Exit status: 0 adopted, 2 refused.
 """
 
@@ -56,12 +49,9 @@ def read_recorded(root: Path) -> Recorded:
     flavour, cruft = root / COOKIECUTTER_ANSWERS, root / CRUFT_FILE
     if flavour.is_file():
         data = yaml.safe_load(flavour.read_text()) or {}
-        return Recorded(
-            COOKIECUTTER_ANSWERS,
-            str(data.get("_template", "")),
-            str(data.get("_version", "")),
-            {k: v for k, v in data.items() if not str(k).startswith("_")},
-        )
+        answers = {k: v for k, v in data.items() if not str(k).startswith("_")}
+        template, version = str(data.get("_template", "")), str(data.get("_version", ""))
+        return Recorded(COOKIECUTTER_ANSWERS, template, version, answers)
     if cruft.is_file():
         data = json.loads(cruft.read_text())
         context = dict(data.get("context", {}).get("cookiecutter", {}))
@@ -119,8 +109,9 @@ def render_release(source: str, tag: str, answers: dict[str, Any], destination: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Copier's dirty-template and similar notices
         try:
+            source = source if "://" in source else git_url(source)
             run_copy(
-                source if "://" in source else git_url(source),
+                source,
                 destination,
                 data=answers,
                 vcs_ref=tag,
@@ -160,12 +151,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "repository made by the cookiecutter flavour (or cruft). Exit status: 0 adopted, "
         "2 refused (nothing changed).",
     )
-    parser.add_argument(
-        "--template", metavar="URL", help="the template repository (default: the one recorded)"
-    )
-    parser.add_argument(
-        "--project", default=".", metavar="DIR", help="the repository to adopt (default: .)"
-    )
+    parser.add_argument("--template", metavar="URL", help="default: the one recorded")
+    parser.add_argument("--project", default=".", metavar="DIR", help="default: .")
     return parser
 
 

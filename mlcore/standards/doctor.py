@@ -1,24 +1,15 @@
 """mlcore doctor: is this repository on the standard it was generated from?
 
-Why: `copier update` only helps a team that knows it is behind, and a hand edit to a file the
-template owns (the Makefile CI calls, the workflows, the pre-commit config) silently forks the
-repository from the standard: the next update then conflicts, or CI no longer runs what every
-other repository runs. The doctor answers four questions in a few seconds:
+Why: a hand edit to a file the template owns (the Makefile, the workflows, the pre-commit config)
+silently forks a repository from the standard, and `copier update` only helps a team that knows
+it is behind. The doctor reports the release the repository is on (`_commit`), the newest
+`vX.Y.Z` tag at the source, the template-owned files that differ from what that release renders
+with the recorded answers (`_skip_if_exists` files are the team's; copier.yml's
+`_mlcore_edit_freely` files are listed as edits, not drift), and whether the installed mlcore is
+the pinned one.
 
-- which template release the repository is on (`_commit` in `.copier-answers.yml`);
-- the newest release at the template's source (`git ls-remote --tags`, `vX.Y.Z` tags only);
-- which template-owned files differ from what that release renders with the recorded answers
-  (Copier renders it into a temporary folder; files the template marks user-owned with
-  `_skip_if_exists`, such as the model and data modules, are the team's and never drift);
-- whether the installed mlcore is the release the template pins.
-
-Standard files a team is meant to edit (copier.yml's `_mlcore_edit_freely`: the configs, the
-entry points, the README; the generated README's "standard, edit freely") are listed as edits,
-not drift: tuning a config is using the standard, not leaving it.
-
-Exit status: 0 on the standard, 1 on drift (a template-owned file changed or missing, or the wrong
-mlcore; with --newest-required also an older release), 2 when it cannot run here. An unreachable
-source is reported but fails only with --strict: a laptop offline is not drift.
+Exit status: 0 on the standard, 1 on drift (with --newest-required also an older release), 2 when
+it cannot run here. An unreachable source fails only with --strict: a laptop offline is not drift.
 """
 
 from __future__ import annotations
@@ -129,29 +120,17 @@ def check_mlcore(answers: Answers, installed: str | None) -> MlcoreCheck:
     no release to compare with: that is said, not counted as drift.
     """
     if not answers.is_release:
-        return MlcoreCheck(
-            installed,
-            None,
-            "not-compared",
-            f"the repository is on {answers.commit}, not a release tag",
-        )
+        reason = f"the repository is on {answers.commit}, not a release tag"
+        return MlcoreCheck(installed, None, "not-compared", reason)
     expected = answers.commit.removeprefix("v")
     if answers.answers.get("mlcore_source") == "path":
-        return MlcoreCheck(
-            installed,
-            expected,
-            "not-compared",
-            "installed from a local checkout (mlcore_source is path)",
-        )
+        reason = "installed from a local checkout (mlcore_source is path)"
+        return MlcoreCheck(installed, expected, "not-compared", reason)
     if installed is None:
         return MlcoreCheck(None, expected, "mismatch", "mlcore is not installed")
     if installed != expected:
-        return MlcoreCheck(
-            installed,
-            expected,
-            "mismatch",
-            f"the template pins {expected}; `make setup` installs it",
-        )
+        reason = f"the template pins {expected}; `make setup` installs it"
+        return MlcoreCheck(installed, expected, "mismatch", reason)
     return MlcoreCheck(installed, expected, "match", "the release the template pins")
 
 
@@ -225,19 +204,18 @@ def diagnose(project: Path, newest_required: bool = False, strict: bool = False)
     update_available: bool | None = None
     if newest is not None and answers.is_release:
         update_available = release_key(newest) > release_key(answers.commit)
-    if source_error is None:
-        drift = check_drift(answers)
-    else:
-        drift = Drift(error="not checked: the template source cannot be reached")
+    unreached = Drift(error="not checked: the template source cannot be reached")
+    drift = check_drift(answers) if source_error is None else unreached
+    mlcore = check_mlcore(answers, installed_mlcore())
     report = Report(
-        project=str(project),
-        source=answers.src_path,
-        version=answers.commit,
-        newest=newest,
-        update_available=update_available,
-        source_error=source_error,
-        drift=drift,
-        mlcore=check_mlcore(answers, installed_mlcore()),
+        str(project),
+        answers.src_path,
+        answers.commit,
+        newest,
+        update_available,
+        source_error,
+        drift,
+        mlcore,
     )
     report.problems = problems(report, newest_required=newest_required, strict=strict)
     report.exit_code = EXIT_DRIFT if report.problems else EXIT_OK
@@ -252,10 +230,8 @@ def problems(report: Report, newest_required: bool, strict: bool) -> list[str]:
         found.append(f"mlcore: {report.mlcore.reason}")
     if newest_required and report.update_available:
         found.append(f"{report.newest} is out and the repository is on {report.version}")
-    if strict and report.source_error:
-        found.append(report.source_error)
-    if strict and report.drift.error and not report.source_error:
-        found.append(report.drift.error)
+    if strict and (report.source_error or report.drift.error):
+        found.append(report.source_error or str(report.drift.error))
     return found
 
 
@@ -313,15 +289,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "template-owned files that drifted from the standard, and whether mlcore matches. "
         "Exit status: 0 on the standard, 1 on drift, 2 on usage errors.",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
-        "--newest-required", action="store_true", help="also fail when a newer release exists"
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="also fail when the template source cannot be reached (drift then unknown)",
-    )
+    for flag, why in (
+        ("--json", "print the report as JSON"),
+        ("--newest-required", "also fail when a newer release exists"),
+        ("--strict", "also fail when the template source cannot be reached (drift then unknown)"),
+    ):
+        parser.add_argument(flag, action="store_true", help=why)
     parser.add_argument(
         "--project", default=".", metavar="DIR", help="the generated repository (default: .)"
     )

@@ -1,17 +1,13 @@
 """mlcore sync: `copier update` as an unattended job, made safe to commit and review.
 
-Why not plain `copier update` in CI: Copier exits 0 even when it leaves inline conflict markers in
-files, and it records those files as unmerged in git's index, so the next `git checkout -B` (what a
-pull-request action does) refuses to run; `git diff --quiet` does not see the new untracked files
-an update adds either. This command runs the update (`--defaults --conflict inline`, never
-`--trust`), then finds every conflicted file (conflict markers in what changed, unmerged index
-entries), stages everything with `git add -A` (the markers stay in the files, visible in the pull
-request) and writes a markdown report for the pull request's body: old and new release, changed
-files, and the conflicts to resolve.
+Why not plain `copier update` in CI: it exits 0 while leaving inline conflict markers, records
+those files as unmerged (so the next `git checkout -B` refuses to run), and `git diff --quiet`
+misses the files it adds. This runs the update (`--defaults --conflict inline`, never `--trust`),
+finds every conflicted file, stages everything (`git add -A`, markers kept for the pull request)
+and writes a markdown report for the pull request's body.
 
-Exit status: 0 after an update, with or without conflicts (the pull request shows them), and when
-there is nothing to do; 1 when Copier fails; 2 when it cannot run here (not a generated repository,
-a dirty tree). Under GitHub Actions it sets the step outputs `changed`, `conflicts`, `version` and
+Exit status: 0 after an update or when there is nothing to do; 1 when Copier fails; 2 when it
+cannot run here. Under GitHub Actions it sets the outputs `changed`, `conflicts`, `version` and
 `previous`.
 """
 
@@ -79,14 +75,10 @@ def require_clean_repository_root(project: Path) -> None:
     if top.returncode != 0 or Path(top.stdout.strip()).resolve() != project.resolve():
         raise UsageError(f"{project} is not the root of a git repository: copier update needs one")
     status = git(["status", "--porcelain", "--untracked-files=all"], cwd=project)
-    dirty = status.stdout.splitlines()
-    if dirty:
+    if dirty := status.stdout.splitlines():
         shown = "\n  ".join(dirty[:DIRTY_LIST_LIMIT])
-        more = (
-            f"\n  ... and {len(dirty) - DIRTY_LIST_LIMIT} more"
-            if len(dirty) > DIRTY_LIST_LIMIT
-            else ""
-        )
+        extra = len(dirty) - DIRTY_LIST_LIMIT
+        more = f"\n  ... and {extra} more" if extra > 0 else ""
         raise UsageError(
             "the git tree is not clean; commit or stash these first, so the update's changes "
             f"are the only ones:\n  {shown}{more}"
@@ -187,14 +179,11 @@ def format_summary(result: SyncResult) -> str:
 
 def write_github_outputs(result: SyncResult, outputs: Path) -> None:
     """Step outputs for the workflow: whether to open the pull request, and what to call it."""
-    values = {
-        "changed": str(result.changed).lower(),
-        "conflicts": str(len(result.conflicts)),
-        "version": result.version,
-        "previous": result.previous,
-    }
     with outputs.open("a") as stream:
-        stream.writelines(f"{key}={value}\n" for key, value in values.items())
+        stream.write(
+            f"changed={str(result.changed).lower()}\nconflicts={len(result.conflicts)}\n"
+            f"version={result.version}\nprevious={result.previous}\n"
+        )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -206,9 +195,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", metavar="PATH", help="write a markdown report (a PR body)")
     parser.add_argument("--vcs-ref", metavar="REF", help="update to this tag or commit instead")
-    parser.add_argument(
-        "--project", default=".", metavar="DIR", help="the generated repository (default: .)"
-    )
+    parser.add_argument("--project", default=".", metavar="DIR", help="default: .")
     return parser
 
 
@@ -217,12 +204,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     name = prog or "sync"
     try:
         result = sync(Path(args.project).resolve(), vcs_ref=args.vcs_ref)
-    except UsageError as error:
+    except (UsageError, UpdateFailed) as error:
         print(f"{name}: {error}", file=sys.stderr)
-        return 2
-    except UpdateFailed as error:
-        print(f"{name}: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, UsageError) else 1
     print(format_summary(result))
     if result.changed and args.report:
         Path(args.report).write_text(format_markdown(result))
