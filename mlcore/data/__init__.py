@@ -28,15 +28,7 @@ from mlcore.data.errors import (
     UnsupportedFormatError,
     UnsupportedProtocolError,
 )
-from mlcore.data.io import (
-    exists,
-    fingerprint,
-    fingerprint_uri,
-    load,
-    save,
-    save_file,
-    verify,
-)
+from mlcore.data.io import exists, fingerprint, fingerprint_uri, load, save, save_file, verify
 from mlcore.data.lineage import dataset_inputs, log_input, log_input_to_trainer
 from mlcore.data.storage import cache_dir
 

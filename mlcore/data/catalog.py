@@ -34,12 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlcore.data.errors import (
-    CatalogError,
-    UnknownDatasetError,
-    UnsupportedFormatError,
-    first_line,
-)
+from mlcore.data.errors import CatalogError, UnknownDatasetError, UnsupportedFormatError, first_line
 
 CATALOG_ENV = "MLCORE_CATALOG"
 # The project root the generated configs use (`paths.root_dir: ${oc.env:PROJECT_ROOT,.}`).

@@ -131,12 +131,7 @@ def _compression(uri: str) -> str | None:
     return COMPRESSIONS.get(Path(uri.split("?", 1)[0]).suffix.lower())
 
 
-_READERS = {
-    "parquet": _read_parquet,
-    "csv": _read_csv,
-    "jsonl": _read_jsonl,
-    "npz": _read_npz,
-}
+_READERS = {"parquet": _read_parquet, "csv": _read_csv, "jsonl": _read_jsonl, "npz": _read_npz}
 
 
 def write(dataset: Dataset, data: Any, sink: HashingWriter) -> None:

@@ -41,11 +41,7 @@ def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
 
 
 def _load_version(
-    name: str,
-    ref: str | int,
-    tracking_uri: str | None,
-    action: str,
-    loader: Callable[[str], Any],
+    name: str, ref: str | int, tracking_uri: str | None, action: str, loader: Callable[[str], Any]
 ) -> Any:
     """Find the version (unknown names and aliases raise first, listing what exists) and load
     it with `loader`, server errors translated to registry errors naming `action`."""

@@ -53,8 +53,7 @@ def project_settings(
     registry = OmegaConf.to_container(node, resolve=True)
     assert isinstance(registry, dict)
     return ProjectSettings(
-        model_name=registry.get("model_name"),
-        gate=Gate.from_config(registry.get("gate")),
+        model_name=registry.get("model_name"), gate=Gate.from_config(registry.get("gate"))
     )
 
 
