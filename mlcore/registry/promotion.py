@@ -1,15 +1,9 @@
 """Move the `champion` alias: forward through the gate (`promote`), back through the history.
 
-Aliases, not MLflow's deprecated stages: `champion` is what serving loads
-(`models:/<name>@champion`), `candidate` what training registered last. Each promotion appends
-the new champion to the registered model's `mlcore.champion.history` tag and stamps the version
-with the time and the gate's reasoning, so `rollback` knows where to go back to and `describe`
-shows why a version is champion.
-
-Both run under the model's promotion lock (lock.py), so concurrent promotions of one model are
-serialized: each is gated against the champion it actually replaces, and the history tag is
-appended to by one process at a time. Refusals by the server (403 for a read-only user, 401,
-no answer) are RegistryErrors that say so (store.translated).
+Each promotion appends to the model's `mlcore.champion.history` tag and stamps the version with
+the time and the gate's reasoning, so `rollback` knows where to go and `describe` says why. Both
+run under the model's promotion lock (lock.py), so each is gated against the champion it
+actually replaces.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """The registry settings of a generated project, read from its own Hydra configs.
 
-`mlcore registry promote` in a project needs the same model name and gate that training used;
-they live in `configs/registry/default.yaml` (group `registry` of `train.yaml`). Composing
-`train.yaml` (with any overrides the user passes) gives them exactly as a run sees them. The
-store is not among them: it is MLFLOW_TRACKING_URI's (mlcore.mlflow_store). Outside a project,
-flags supply them.
+Composing `train.yaml` (with the user's overrides) gives the model name and gate exactly as
+training saw them (`configs/registry/default.yaml`); outside a project, flags supply them.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The rows a model was trained and tested on, as MLflow dataset inputs with content digests.
 
-Each split of the datamodule becomes an MLflow dataset input (`run.inputs.dataset_inputs`) whose
-digest MLflow computes from the rows themselves, with the split (`train`, `val`, `test`) as its
-context. The test split's digest is what the registry's gate compares: two models are compared
-only on the same rows. The files those rows came from are fingerprinted by `mlcore.data`: a
-datamodule that loads through the catalog records each dataset (sha256 of its bytes) into the
-same run (`mlcore.data.DatasetLineage`, a callback of configs/callbacks/mlflow.yaml).
+MLflow digests each split's rows; the test split's digest is what the registry's gate compares,
+so two models are compared only on the same rows. The files behind them are fingerprinted by
+`mlcore.data` (`DatasetLineage`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """What a run was made from, as MLflow tags: code, template, packages, environment lock, machine.
 
-A registered model is only as trustworthy as the answer to "what produced it?". Every item here is
-a plain run tag, so MLflow's own client, UI and `search_runs` read it without mlcore. Git facts use
-MLflow's own tag names (`mlflow.source.git.*`), taken from the project root rather than from
-`sys.argv[0]` as MLflow's context providers do: under pytest or `python -c`, that is not the
-project. Nothing here imports torch or mlflow at module level.
+Plain run tags, so MLflow's own client and UI read them without mlcore. Git facts use MLflow's
+tag names but come from the project root, not `sys.argv[0]` (under pytest that is not the
+project).
 """
 
 from __future__ import annotations

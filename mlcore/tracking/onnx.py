@@ -1,14 +1,9 @@
 """The logged model again, as ONNX: MLflow's onnx flavour beside the pytorch one, checked equal.
 
-Serving runs the ONNX copy with onnxruntime by default: on this kit's 2-core CPU the example MLP
-answered a 1-row request in 20 µs there against 140 µs through torch, and the server then
-starts without importing torch (see docs/benchmarks.md). The copy is published only if its
-outputs equal the PyTorch model's on the given rows within `RTOL`/`ATOL` (numpy.allclose); a model
-that does not export, or differs, keeps only its pytorch flavour and serving uses torch. Training
-never fails because of ONNX: the reason is logged and tagged (`mlcore.onnx.error`).
-
-The exporter is torch's TorchScript-based one (`dynamo=False`): 0.2 s for the example against
-3.6 s for the dynamo exporter, which is the fallback where the former is gone.
+Serving prefers the ONNX copy (onnxruntime is faster and needs no torch). It is published only if
+its outputs match PyTorch's within `RTOL`/`ATOL`; otherwise the reason is logged and tagged
+(`mlcore.onnx.error`) and training goes on. The TorchScript exporter (`dynamo=False`) is used
+where it exists, being much faster.
 """
 
 from __future__ import annotations
