@@ -1,12 +1,10 @@
 """Lightning callbacks every training run gets from mlcore.training.instantiate_callbacks.
 
-- `ConfiguredSchedule`: a resumed run follows the learning-rate schedule its config asks for,
-  not the one restored from the checkpoint (extending a finished run to more epochs must not
-  start at the old schedule's end, an LR of 0 for a cosine).
-- `LegacyMetricNames`: monitors of a 0.1 model's old metric names (mlcore.metrics).
-- `PlainHyperparameters`: a Hydra partial or an OmegaConf container among a module's saved
-  hyperparameters (a 0.1 `model.py` saves whatever it is given) is written as its `_target_`
-  spec or a plain dict or list, so the checkpoint still loads with `weights_only=True`.
+`ConfiguredSchedule`: a resumed run follows its config's learning-rate schedule, not the
+checkpoint's (extending a finished cosine run must not start at LR 0). `LegacyMetricNames`:
+monitors of a 0.1 model's metric names. `PlainHyperparameters`: Hydra partials and OmegaConf
+containers among saved hyperparameters become plain specs, so checkpoints load with
+`weights_only=True`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """`hydra_main`: Hydra's `@hydra.main`, with a `--help` that answers in a fraction of a second.
 
-Hydra's own `--help` lists every config group by rebuilding its config repository once per group
-(about a second and a half with the Optuna sweeper installed). Ours reads the config directory
-instead: the groups and their options, and the primary config file with its comments. `--cfg job`
-(the composed config), `--hydra-help` and every other flag still go to Hydra unchanged.
+Hydra's own `--help` rebuilds its config repository once per group; ours reads the config
+directory. Every other flag still goes to Hydra unchanged.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The wiring every Lightning + Hydra repo repeats, so a project's `train.py` only instantiates.
 
-- `instantiate_callbacks`, `instantiate_loggers`, `instantiate_trainer`: config -> Lightning.
-- `log_hyperparameters(cfg, trainer)`: the resolved config into every logger.
-- `run_task(task, cfg)`: what surrounds a task (logging, `resume=auto` and its run record, the
-  summary, the metric a search optimises), like lightning-hydra-template's `task_wrapper`.
-- `configure_optimizers`: deprecated (0.1 starters import it); see its docstring.
+`instantiate_*` (config to Lightning), `log_hyperparameters`, `run_task` (logging, `resume=auto`,
+the summary, the metric a search optimises); `configure_optimizers` is deprecated (0.1 starters
+import it).
 """
 
 from __future__ import annotations

@@ -1,27 +1,20 @@
 """The data catalog: a YAML file that maps dataset names to where they live and how to read them.
 
-Why a catalog: code asks for `digits`, not for `s3://team-bucket/digits/v3.csv`; moving the data,
-changing its bucket per environment or pinning its bytes with a checksum is then one line of YAML,
-and every run records the name it trained on. The file lives beside the Hydra config groups
-(`configs/catalog.yaml`), not inside one:
+Code asks for `digits`, not `s3://team-bucket/digits/v3.csv`, so moving or pinning data is one
+line of YAML (`configs/catalog.yaml`):
 
 ```yaml
 root: ..                        # relative URIs are relative to this (itself relative to this file)
 bucket: ${oc.env:DATA_BUCKET,example-bucket}   # any other top-level key is a variable
 datasets:
   digits:
-    uri: data/raw/digits.csv    # a local path, or s3://, gs://, az://, http(s)://: any fsspec URI
+    uri: data/raw/digits.csv    # a local path or any fsspec URI
     format: csv                 # parquet, csv, jsonl, npz, raw (default: from the suffix)
     checksum: sha256:9f7f...    # optional: loads refuse other bytes
-    description: scikit-learn's 8x8 handwritten digits
-    load_options: {}            # keyword arguments of the reader
-    save_options: {}            # keyword arguments of the writer
-    storage_options: {}         # fsspec options (endpoint_url, anon, ...); never credentials
-    cache: true                 # remote files: true, or `check` (revalidate) when unpinned
+    load_options: {}            # also save_options, storage_options (never credentials),
+    cache: true                 # description; cache: true, or `check` (revalidate) when unpinned
 ```
 
-Values may use OmegaConf interpolations, `${oc.env:NAME}` for bucket names and the like;
-credentials come from the environment of the storage's own client, never from the catalog.
 Entries are resolved one at a time, so one entry's unset variable does not break the others.
 """
 

@@ -1,17 +1,8 @@
 """Readers and writers per format, each a thin call into pandas, pyarrow or numpy.
 
-Reads always get a local file (the dataset itself or its cached copy), so pyarrow can memory-map
-Parquet and nothing streams twice. `load_options` / `save_options` of a catalog entry are the
-keyword arguments of the call named below. Writes go to a binary sink (see storage.atomic_write);
-CSV is written with "\\n" line endings and without the index, so the same frame gives the same
-bytes on every machine and a checksum can pin it.
-
-- parquet: to pandas, arrow, path; pyarrow.parquet.read_table / DataFrame.to_parquet or
-  pyarrow.parquet.write_table
-- csv: to pandas, arrow, path; pandas.read_csv / DataFrame.to_csv
-- jsonl: to pandas, arrow, path; pandas.read_json(lines=True) / DataFrame.to_json(lines=True)
-- npz: to numpy, pandas (1-D arrays), path; numpy.load (no pickles) / numpy.savez[_compressed]
-- raw: to path, bytes; the file as it is / bytes, a local file or a binary stream, copied
+Reads get a local file, so pyarrow can memory-map Parquet. `load_options` / `save_options` are
+the keyword arguments of those calls. CSV is written with "\n" line endings and no index, so the
+same frame gives the same bytes everywhere and a checksum can pin it.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Lineage: datasets recorded as MLflow dataset inputs of the runs they fed.
 
-A run then answers "which data trained this model" (and so does a registered model, through the
-run that made it): the dataset's name, its source URI, and as digest our sha256 of the bytes.
-MLflow's own digests hash a sample of rows; ours covers every byte, so two runs with the same
-digest saw the same file. MLflow keeps at most 36 characters of digest: the first 32 hex digits
-go there, the whole sha256 into the input tag `mlcore.data.sha256`.
-
-`load()` records into the active fluent run (`mlflow.start_run()`) and remembers what it read
-(`LOADED`): Lightning's MLFlowLogger makes its own run without activating it, and the
-`DatasetLineage` callback (callback.py) records what the datamodule read into it.
-`log_input(run_id, name)` records into any run. mlflow is imported only here, and only when a run
-is there to record into.
+The digest is our sha256 of every byte (MLflow's hashes a sample of rows): its first 32 hex
+digits as MLflow's digest (it keeps 36 characters), the whole in the tag `mlcore.data.sha256`.
+`load()` records into the active fluent run and remembers what it read (`LOADED`) for the
+`DatasetLineage` callback, since Lightning's logger does not activate its run; `log_input`
+records into any run.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """`mlcore monitor`: is the recent batch still like the training data? Exit 0 if so, 3 if not.
 
-    mlcore monitor                                  # configs/monitor.yaml of the project
     mlcore monitor --current data/new.parquet --set thresholds.psi=0.25
 
-Reads the reference (a catalog dataset), the current batch (a file, or the request log of
-`mlcore serve --request-log`), and, with a `model` (models:/<name>@champion), its predictions on
-the reference (and on the batch, where the log has none). Writes the report folder, logs it to
-MLflow (`<model>-monitoring`), prints the verdict. Exit codes: 0 no drift, 3 drift,
-2 bad input or configuration, 1 the tracking store or registry failed.
+Writes the report folder, logs it to MLflow (`<model>-monitoring`), prints the verdict. Exit
+codes: 0 no drift, 3 drift, 2 bad input or configuration, 1 the tracking store or registry failed.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Batch prediction over a file, chunk by chunk, so memory stays flat whatever its size.
 
-    predict_file(model, "digits", "predictions.parquet", exclude=["target"])
-
-Both ends go through `mlcore.data`: a catalog dataset name (read from its verified local copy, a
-remote one cached) or a path / fsspec URI, in Parquet, CSV or JSON lines. Chunks of `chunk_rows`
-rows are read with pyarrow (pandas for JSON lines), predicted, and appended to one writer into the
-output's atomic sink: readers see no output until the whole file is written.
+Both ends go through `mlcore.data` (a catalog name, a path or an fsspec URI); the output goes
+through an atomic sink, so readers see no output until the whole file is written.
 """
 
 from __future__ import annotations

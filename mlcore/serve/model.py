@@ -1,13 +1,8 @@
 """The model a server or a batch job runs: loaded once, by registry URI or from a folder.
 
-    model = load_model("models:/digits@champion", tracking_uri="sqlite:///mlflow.db")
-    model.predict(features)          # numpy in, numpy out; shape (rows, model.n_features)
-
-A registry URI is resolved once (MLflow is imported for that, about 2 s of the start-up); the
-version served is then fixed for the life of the process. A folder holding an MLflow model (its
-`MLmodel` file) loads without importing MLflow. The runtime is `onnx` (onnxruntime, the default
-where the version has its checked ONNX copy: faster here and no torch import) or `torch`.
-Only tensor signatures are served (what mlcore.tracking logs): one float array, batch first.
+A registry URI is resolved once, so the version served is fixed for the process; a folder with an
+`MLmodel` file loads without importing MLflow. The runtime is `onnx` (the default where the
+version has its checked ONNX copy) or `torch`. Only tensor signatures are served.
 """
 
 from __future__ import annotations
