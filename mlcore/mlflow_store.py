@@ -118,10 +118,6 @@ def bounded_retries(environ: dict[str, str] | None = None) -> None:
         target.setdefault(name, value)
 
 
-def is_remote(uri: str | None) -> bool:
-    return bool(uri) and str(uri).split(":", 1)[0] in ("http", "https")
-
-
 def is_unreachable(error: BaseException) -> bool:
     """True when `error` (or what caused it) is the server not answering, not an answer."""
     import requests
@@ -178,11 +174,8 @@ def not_found(error: Exception) -> bool:
 
 @contextmanager
 def translated(action: str, uri: str | None, name: str) -> Iterator[None]:
-    """Turn the server's refusals and outages during `action` into RegistryErrors that say so.
-
-    403 -> PermissionDeniedError, 401 -> NotAuthenticatedError, no answer after MLflow's
-    retries -> ServerUnavailableError. Anything else passes through unchanged.
-    """
+    """Turn the server's refusals (403, 401) and outages during `action` into RegistryErrors
+    that say what to do; anything else passes through."""
     from mlflow.exceptions import MlflowException
     from requests.exceptions import HTTPError
 

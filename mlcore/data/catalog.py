@@ -270,10 +270,8 @@ def normalize_checksum(value: Any, where: str = "checksum") -> str:
 
 
 def find_catalog(start: str | os.PathLike[str] | None = None) -> Path:
-    """The catalog to use: $MLCORE_CATALOG; else configs/catalog.yaml of $PROJECT_ROOT (the
-    project root the configs use, so a run started elsewhere reads its project's data); else the
-    one in start (the working directory) or the nearest folder above it, as git finds its
-    repository from a subfolder (a notebook in notebooks/ finds the project's catalog)."""
+    """The catalog to use: $MLCORE_CATALOG; else configs/catalog.yaml of $PROJECT_ROOT; else
+    the one in `start` (the working directory) or the nearest folder above, as git does."""
     if os.environ.get(CATALOG_ENV):
         return Path(os.environ[CATALOG_ENV])
     here = Path(start or Path.cwd()).resolve()
@@ -304,10 +302,9 @@ def as_catalog(catalog: CatalogLike = None) -> Catalog:
 def entry_or_none(
     name: str, catalog: Catalog | str | os.PathLike[str] | None = None
 ) -> Dataset | None:
-    """The catalog's dataset `name`, or None when it has no such name or there is no catalog at
-    all: for commands that take a catalog name or a path. A name in the catalog wins over a file
-    of the same name, so one command line means the same thing in every working directory; a
-    catalog that was passed or found but cannot be read is an error, not a silent miss."""
+    """The catalog's dataset `name`, or None without such a name or any catalog (for commands
+    taking a name or a path: the name wins, so a command means the same everywhere). A catalog
+    that exists but cannot be read is an error, not a silent miss."""
     if catalog is None:
         try:
             catalog = find_catalog()

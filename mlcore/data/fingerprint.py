@@ -55,11 +55,8 @@ def forget(path: str | os.PathLike[str]) -> None:
 
 
 class HashingWriter:
-    """A binary sink that hashes what passes through it to another binary file.
-
-    Writers (pandas, pyarrow, numpy, zipfile) see a plain, unseekable binary file; the save then
-    knows the digest of what it wrote without reading it back.
-    """
+    """A binary sink that hashes what passes through it, so a save knows the digest of what it
+    wrote without reading it back."""
 
     mode = "wb"
 

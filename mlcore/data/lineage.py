@@ -60,12 +60,8 @@ def log_input(
     client: Any = None,
     tracking_uri: str | None = None,
 ) -> str:
-    """Record catalog dataset `name` as an input of run `run_id`; return its sha256.
-
-    The bytes are verified against the catalog's checksum first (a remote file is read from the
-    cache). `client` is an MlflowClient (e.g. a Lightning MLFlowLogger's `experiment`); without
-    one, a client for `tracking_uri` (default: MLflow's, from MLFLOW_TRACKING_URI).
-    """
+    """Record catalog dataset `name` (verified first) as an input of run `run_id` through
+    `client`, else a client for `tracking_uri`; return its sha256."""
     dataset = as_catalog(catalog).get(name)
     digest = sha256_file(verified_copy(dataset))
     record(run_id, dataset, digest, context, client=client, tracking_uri=tracking_uri)
@@ -75,12 +71,8 @@ def log_input(
 def log_input_to_trainer(
     trainer: Any, name: str, *, catalog: CatalogLike = None, stage: str | None = "fit"
 ) -> list[str]:
-    """Deprecated: record dataset `name` into each MLflow run a Lightning trainer logs to.
-
-    Since 0.2 the `mlcore.data.callback.DatasetLineage` callback (configs/callbacks/mlflow.yaml)
-    records every dataset a datamodule reads with `mlcore.data.load`; with it present this records
-    nothing more. Returns the run ids recorded into.
-    """
+    """Deprecated: record dataset `name` into each MLflow run of a trainer; the run ids. The
+    `DatasetLineage` callback does it since 0.2 (with it present, this records nothing more)."""
     warnings.warn(
         "mlcore.data.log_input_to_trainer is deprecated and goes in 0.3: delete the call from "
         "your DataModule's setup; the DatasetLineage callback (configs/callbacks/mlflow.yaml) "

@@ -327,11 +327,8 @@ def _sync_folder(folder: Path) -> None:
 
 
 def verified_copy(dataset: Dataset) -> str:
-    """A local copy whose bytes match the catalog's checksum, if it has one.
-
-    A cached copy that does not match (damaged, or the remote file changed) is fetched once more;
-    what still does not match is dropped from the cache and refused.
-    """
+    """A local copy whose bytes match the catalog's checksum, if any: a cached copy that does
+    not is fetched once more, then dropped and refused."""
     local = local_copy(dataset)
     if dataset.checksum is None:
         return local

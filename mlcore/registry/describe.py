@@ -17,12 +17,8 @@ LINEAGE_PREFIXES = ("mlflow.source.", "mlflow.parentRunId", "mlcore.")
 
 
 def load(name: str, alias: str = store.CHAMPION, *, tracking_uri: str | None = None) -> PyFuncModel:
-    """The model behind `name@alias` (or a version number), ready to `predict(features)`.
-
-    A pyfunc model: it takes a numpy array or a DataFrame shaped like the signature's input
-    and returns the model's outputs (logits for the example classifier). An unknown model or
-    alias raises ModelNotFoundError or AliasNotFoundError before anything is downloaded.
-    """
+    """The pyfunc model behind `name@alias` (or a version number); an unknown model or alias
+    fails before anything is downloaded."""
     import mlflow.pyfunc
 
     action = f"load model {name!r}@{alias}"

@@ -51,13 +51,10 @@ def promote(
     wait: float = WAIT_SECONDS,
     evidence_from: str = "training",
 ) -> Promotion:
-    """Make `version` (a number or alias, the `candidate` by default) the champion if it passes
-    the gate against the current champion; raise a RegistryError saying why not.
-
-    `evidence_from="training"` compares the metrics of the runs that trained the versions;
-    `"evaluation"` those of each version's newest evaluation run (`evaluate
-    model_uri=models:/...`), which after new data is what tested both on the same, current split.
-    Waits up to `wait` seconds for another promotion or rollback of the model to finish.
+    """Make `version` (default `candidate`) the champion if it passes the gate against the
+    current one, else raise a RegistryError saying why. `evidence_from` is "training" (the runs
+    that trained them) or "evaluation" (each version's newest evaluation run, on the same split).
+    Waits up to `wait` seconds for another alias move of the model.
     """
     if evidence_from not in EVIDENCE_SOURCES:
         raise ValueError(f"evidence_from must be one of {EVIDENCE_SOURCES}, not {evidence_from!r}")

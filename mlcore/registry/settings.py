@@ -75,12 +75,8 @@ def project_model_name(config_dir: str | Path = DEFAULT_CONFIG_DIR) -> str | Non
 
 
 def model_uri(reference: str, config_dir: str | Path = DEFAULT_CONFIG_DIR) -> str:
-    """An alias (`champion`) or version (`3`) of the project's model as its `models:/` URI.
-
-    So the Makefile, the manifests, the pipeline and the monitor name an alias and never the
-    model: renaming it in `configs/registry/default.yaml` renames it everywhere. URIs
-    (`models:/...`, `runs:/...`) and existing paths come back unchanged.
-    """
+    """An alias (`champion`) or version (`3`) of the project's model as its `models:/` URI, so
+    callers never name the model; URIs and existing paths come back unchanged."""
     if "/" in reference or ":" in reference or Path(reference).exists():
         return reference
     if not reference:

@@ -49,12 +49,9 @@ def predict_file(
     keep: Sequence[str] = (),
     to_columns: Columns | None = None,
 ) -> BatchResult:
-    """Predict every row of `source` into `output` (dataset names or paths/URIs).
-
-    The features are `features`, else every column but `exclude` and `keep`, in file order;
-    `keep` columns (ids) are copied to the output beside the predictions. `to_columns` turns
-    a chunk's outputs into named columns (default: `output_0`, `output_1`, ...).
-    """
+    """Predict every row of `source` into `output` (dataset names or paths/URIs): features are
+    `features`, else every column but `exclude` and `keep` (copied beside the predictions);
+    `to_columns` names the outputs (default `output_0`, ...)."""
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     started = time.perf_counter()
@@ -81,11 +78,8 @@ def predict_file(
 
 
 def _dataset(name_or_uri: str, catalog: Any, must_exist: bool = False) -> Dataset:
-    """The catalog's dataset of that name, else a dataset for the path or URI itself.
-
-    An input that is neither says so, naming the catalog looked in: a name such as `digits`
-    would otherwise read as a file path and fail on its missing suffix.
-    """
+    """The catalog's dataset of that name, else one for the path or URI itself; neither says
+    so, naming the catalog looked in."""
     from mlcore.data.catalog import Dataset, entry_or_none, protocol_of, resolve_format
 
     found = entry_or_none(name_or_uri, catalog)

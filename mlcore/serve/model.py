@@ -57,13 +57,9 @@ class ServedModel:
 def load_model(
     uri: str, *, tracking_uri: str | None = None, runtime: str = "auto", threads: int = 1
 ) -> ServedModel:
-    """Load `models:/<name>@<alias>`, `models:/<name>/<version>`, an alias or version of the
-    project's model (`champion`, `3`: its name from configs/registry/default.yaml) or a local
-    MLflow model folder.
-
-    Unknown models, aliases and versions raise mlcore.registry errors that list what exists;
-    anything else that cannot be served raises ModelLoadError.
-    """
+    """Load a `models:/` URI, an alias or version of the project's model, or a local MLflow
+    model folder. Unknown models raise mlcore.registry errors; what cannot be served,
+    ModelLoadError."""
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     uri = model_uri(uri)

@@ -125,10 +125,8 @@ class RequestLog:
             )  # fmt: skip
 
     def _put(self, name: str, content: bytes) -> None:
-        """Write one file whole. Locally a hidden temporary file and a rename, not
-        `storage.atomic_write`: that one looks for dead writers' partial files of the target in
-        its folder on every write, a scan that here would grow with the log for names that are
-        never written twice."""
+        """Write one file whole. Locally not `storage.atomic_write`: its scan for dead writers'
+        files would grow with the log, for names never written twice."""
         if self._folder.is_local:
             target = self._folder.local_path / name
             temporary = target.with_name(f".{name}.tmp")

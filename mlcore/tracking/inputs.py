@@ -33,11 +33,8 @@ class Split:
 
 
 def dataset_rows(datamodule: Any, split: str, limit: int | None = DIGEST_ROWS) -> Split | None:
-    """A split's rows in their stored order (not the shuffled loader order), at most `limit`.
-
-    Reads `datamodule.<split>_set` or the dataset behind `<split>_dataloader()`; a TensorDataset
-    is read at once, any other dataset item by item. None when the split has no (x, y) rows.
-    """
+    """A split's rows in stored order (not the loader's shuffle), at most `limit`, from
+    `<split>_set` or `<split>_dataloader()`; None without (x, y) rows."""
     import numpy as np
 
     dataset = getattr(datamodule, f"{split}_set", None)

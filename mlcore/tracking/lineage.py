@@ -90,12 +90,8 @@ def command_tags() -> dict[str, str]:
 
 
 def git_tags(root: Path) -> dict[str, str]:
-    """Commit, branch, remote URL and whether the work tree differs from the commit.
-
-    Untracked files that git does not ignore count as dirty: new code that is not committed yet
-    is exactly what makes a run irreproducible. Outside a repository, or before its first commit,
-    the commit is left out and the tree is dirty.
-    """
+    """Commit, branch, remote URL and whether the tree is dirty (untracked files count: they
+    make a run irreproducible; outside a repository, no commit and dirty)."""
     if _git(root, "rev-parse", "--is-inside-work-tree") != "true":
         return {}
     tags = {GIT_DIRTY: "true" if _git(root, "status", "--porcelain") else "false"}

@@ -94,11 +94,8 @@ def pinned(distribution: str) -> str | None:
 
 
 def mlcore_requirement(project_package: str | None = None) -> str:
-    """mlcore as the project depends on it (`mlcore @ git+...@v1.2.0`), else as installed.
-
-    The project's own requirement carries the explicit source its template chose. Without one,
-    an install from a URL is named by that URL; only an install from an index gets `mlcore==X`.
-    """
+    """mlcore as the project depends on it (`mlcore @ git+...`), else as installed: by its URL,
+    `mlcore==X` only for an install from an index."""
     from packaging.requirements import Requirement
 
     for distribution in _candidates(project_package):
