@@ -77,12 +77,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore monitor") -> int
 
     try:
         return _run(args)
-    except (ValueError, DataError, FileNotFoundError) as error:
+    except (ValueError, DataError, FileNotFoundError, RegistryError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return BAD_INPUT
-    except RegistryError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(error, RegistryError) else BAD_INPUT
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -115,11 +112,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"model: {error}") from error
         dtype = np.dtype(model.dtype)
         ref_out = model.predict(features.astype(dtype))
-        cur_out = (
-            batch.outputs
-            if batch.outputs is not None
-            else model.predict(batch.features.astype(dtype))
-        )
+        cur_out = batch.outputs
+        if cur_out is None:
+            cur_out = model.predict(batch.features.astype(dtype))
         context["model"] = f"{model.name} v{model.version} ({model.uri})"
     result = compare(features, batch.features, names, thresholds, ref_out, cur_out)
     folder = report.write(
