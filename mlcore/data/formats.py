@@ -16,13 +16,9 @@ from mlcore.data.catalog import COMPRESSION_SUFFIXES, Dataset
 from mlcore.data.errors import CatalogError, CorruptDataError, UnsupportedFormatError, first_line
 from mlcore.data.fingerprint import HashingWriter
 
-TARGETS = {
-    "parquet": ("pandas", "arrow", "path"),
-    "csv": ("pandas", "arrow", "path"),
-    "jsonl": ("pandas", "arrow", "path"),
-    "npz": ("numpy", "pandas", "path"),
-    "raw": ("path", "bytes"),
-}
+_TABLES = ("pandas", "arrow", "path")
+TARGETS = {**dict.fromkeys(("parquet", "csv", "jsonl"), _TABLES),
+           "npz": ("numpy", "pandas", "path"), "raw": ("path", "bytes")}  # fmt: skip
 COMPRESSIONS = dict(zip(COMPRESSION_SUFFIXES, ("gzip", "bz2", "xz", "zstd", "zip"), strict=True))
 
 
@@ -46,11 +42,7 @@ def read(dataset: Dataset, local: str, to: str) -> Any:
             return Path(local).read_bytes()
         return _READERS[dataset.format](local, to, options, dataset)
     except TypeError as error:
-        if "argument" in str(error):  # unexpected or missing keyword: the catalog's options
-            raise CatalogError(
-                f"{dataset.name}: load_options {options} do not suit the {dataset.format} "
-                f"reader: {first_line(error)}"
-            ) from error
+        _check_options(dataset, "load_options", options, error)
         raise _corrupt(dataset, error) from error
     except ImportError as error:
         raise UnsupportedFormatError(
@@ -61,6 +53,16 @@ def read(dataset: Dataset, local: str, to: str) -> Any:
         raise
     except Exception as error:  # every reader's own parse error: ArrowInvalid, ParserError...
         raise _corrupt(dataset, error) from error
+
+
+def _check_options(dataset: Dataset, key: str, options: dict[str, Any], error: TypeError) -> None:
+    """An unexpected or missing keyword argument is the catalog's options' fault: say so."""
+    if "argument" in str(error):
+        role = "reader" if key == "load_options" else "writer"
+        raise CatalogError(
+            f"{dataset.name}: {key} {options} do not suit the {dataset.format} {role}: "
+            f"{first_line(error)}"
+        ) from error
 
 
 def _corrupt(dataset: Dataset, error: BaseException) -> CorruptDataError:
@@ -128,15 +130,10 @@ _READERS = {"parquet": _read_parquet, "csv": _read_csv, "jsonl": _read_jsonl, "n
 def write(dataset: Dataset, data: Any, sink: HashingWriter) -> None:
     """Serialise data in the dataset's format into sink."""
     options = dict(dataset.save_options)
-    writer = _WRITERS[dataset.format]
     try:
-        writer(data, sink, options, dataset)
+        _WRITERS[dataset.format](data, sink, options, dataset)
     except TypeError as error:
-        if "argument" in str(error):
-            raise CatalogError(
-                f"{dataset.name}: save_options {options} do not suit the {dataset.format} "
-                f"writer: {first_line(error)}"
-            ) from error
+        _check_options(dataset, "save_options", options, error)
         raise
 
 
