@@ -7,7 +7,6 @@ project).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -59,15 +58,8 @@ def lineage_tags(root: str | os.PathLike[str], trainer: Any = None) -> dict[str,
     """Every lineage tag of a run started from the project at `root` (the Trainer, if given,
     adds the accelerator, device count, precision and strategy it resolved)."""
     root = Path(root).resolve()
-    tags: dict[str, str] = {}
-    tags |= git_tags(root)
-    tags |= template_tags(root)
-    tags |= package_tags()
-    tags |= lock_tags(root)
-    tags |= host_tags()
-    tags |= accelerator_tags(trainer)
-    tags |= command_tags()
-    return tags
+    tags = git_tags(root) | template_tags(root) | package_tags() | lock_tags(root)
+    return tags | host_tags() | accelerator_tags(trainer) | command_tags()
 
 
 def command_tags() -> dict[str, str]:
@@ -138,10 +130,12 @@ def package_tags(packages: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
 
 def lock_tags(root: Path) -> dict[str, str]:
     """The SHA-256 of `requirements-lock.txt` (`make lock`), or `none` where there is no lock."""
+    from mlcore.data.fingerprint import sha256_file
+
     lock = root / LOCK_FILENAME
     if not lock.is_file():
         return {LOCK_FILE: "none"}
-    return {LOCK_FILE: LOCK_FILENAME, LOCK_SHA256: file_sha256(lock)}
+    return {LOCK_FILE: LOCK_FILENAME, LOCK_SHA256: sha256_file(lock)}
 
 
 def host_tags() -> dict[str, str]:
@@ -184,15 +178,6 @@ def installed_version(distribution: str) -> str | None:
         return version(distribution)
     except PackageNotFoundError:
         return None
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """The SHA-256 of a file's bytes, read in chunks (data files can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def text_tags(values: Mapping[str, Any]) -> dict[str, str]:
