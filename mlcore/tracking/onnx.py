@@ -91,11 +91,10 @@ def log_onnx(
 
     try:
         exported = export(model, inputs, expected)
-    except ImportError as error:
-        _skipped(f"ONNX export needs onnx and onnxruntime: {error}")
-        return None
-    except Exception as error:  # an op with no ONNX form, a mismatch: serve with torch instead
-        _skipped(f"{type(error).__name__}: {error}")
+    except Exception as error:  # no onnx, an op with no ONNX form, a mismatch: serve with torch
+        missing = isinstance(error, ImportError)
+        why = "ONNX export needs onnx and onnxruntime" if missing else type(error).__name__
+        _skipped(f"{why}: {error}")
         return None
     requirements = [pin for name in RUNTIME_PACKAGES if (pin := pinned(name))]
     info = mlflow.onnx.log_model(
@@ -108,11 +107,8 @@ def log_onnx(
         onnx_execution_providers=["CPUExecutionProvider"],
     )
     mlflow.set_tags({ONNX_URI: info.model_uri, ONNX_MAX_DIFF: f"{exported.max_abs_diff:.3g}"})
-    log.info(
-        "Logged the ONNX model as %s (max |onnx - torch| %.2g)",
-        info.model_uri,
-        exported.max_abs_diff,
-    )
+    diff = exported.max_abs_diff
+    log.info("Logged the ONNX model as %s (max |onnx - torch| %.2g)", info.model_uri, diff)
     return info.model_uri
 
 
@@ -147,4 +143,3 @@ def _skipped(reason: str) -> None:
 
     log.warning("No ONNX copy of the model (serving will use torch): %s", reason)
     mlflow.set_tag(ONNX_ERROR, reason[:500])
-    return None
