@@ -93,7 +93,8 @@ def _from_registry(uri: str, tracking_uri: str | None, runtime: str, threads: in
                 f"{name} version {version.version} has no ONNX copy (no tag {ONNX_URI}): "
                 "serve it with runtime torch, or retrain with tracking.onnx=true"
             )
-        location = _logged_model_location(client, onnx_uri)
+        # A logged model (`models:/m-<id>`): where it keeps its files.
+        location = client.get_logged_model(onnx_uri.removeprefix("models:/")).artifact_location
     else:
         location = client.get_model_version_download_uri(name, version.version)
     described = describe(name, version.version, tracking_uri=tracking_uri)
@@ -177,12 +178,6 @@ def _tensor_input(meta: dict[str, Any], folder: Path) -> tuple[int, str]:
     if len(shape) != 2 or shape[1] < 1:
         raise ModelLoadError(f"{folder}: input shape {shape} is not [-1, features]")
     return int(shape[1]), str(spec["dtype"])
-
-
-def _logged_model_location(client: Any, model_uri: str) -> str:
-    """Where a logged model (`models:/m-<id>`) keeps its files."""
-    model_id = model_uri.removeprefix("models:/")
-    return client.get_logged_model(model_id).artifact_location
 
 
 def _local_folder(location: str) -> Path:
