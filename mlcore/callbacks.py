@@ -85,8 +85,13 @@ def _follow_config(scheduler: Any, configured: dict[str, Any], start_lrs: list[f
             scheduler.step()
     settings = ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changed.items())
     lrs = ", ".join(f"{lr:.3g}" for lr in _lrs(scheduler))
-    log.info("Resumed %s from its config (%s): LR %s at step %d", type(scheduler).__name__,
-             settings, lrs, steps)  # fmt: skip
+    log.info(
+        "Resumed %s from its config (%s): LR %s at step %d",
+        type(scheduler).__name__,
+        settings,
+        lrs,
+        steps,
+    )
 
 
 class LegacyMetricNames(Callback):

@@ -17,8 +17,11 @@ from mlcore.data.errors import CatalogError, CorruptDataError, UnsupportedFormat
 from mlcore.data.fingerprint import HashingWriter
 
 _TABLES = ("pandas", "arrow", "path")
-TARGETS = {**dict.fromkeys(("parquet", "csv", "jsonl"), _TABLES),
-           "npz": ("numpy", "pandas", "path"), "raw": ("path", "bytes")}  # fmt: skip
+TARGETS = {
+    **dict.fromkeys(("parquet", "csv", "jsonl"), _TABLES),
+    "npz": ("numpy", "pandas", "path"),
+    "raw": ("path", "bytes"),
+}
 COMPRESSIONS = dict(zip(COMPRESSION_SUFFIXES, ("gzip", "bz2", "xz", "zstd", "zip"), strict=True))
 
 

@@ -96,9 +96,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore serve") -> int:
     from mlcore.serve.app import create_app
 
     app = create_app(model, settings)
-    print(f"Serving {model.name} version {model.version or '(folder)'} ({model.runtime}) on "
-          f"http://{settings.host}:{settings.port} (loaded in {time.perf_counter() - STARTED:.2f} "
-          "s); the version is fixed until restart", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"Serving {model.name} version {model.version or '(folder)'} ({model.runtime}) on "
+        f"http://{settings.host}:{settings.port} (loaded in {time.perf_counter() - STARTED:.2f} "
+        "s); the version is fixed until restart",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False
     )
