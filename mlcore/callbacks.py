@@ -1,12 +1,10 @@
 """Lightning callbacks every training run gets from mlcore.training.instantiate_callbacks.
 
-- `ConfiguredSchedule`: a resumed run follows the learning-rate schedule its config asks for,
-  not the one restored from the checkpoint (extending a finished run to more epochs must not
-  start at the old schedule's end, an LR of 0 for a cosine).
-- `LegacyMetricNames`: monitors of a 0.1 model's old metric names (mlcore.metrics).
-- `PlainHyperparameters`: a Hydra partial or an OmegaConf container among a module's saved
-  hyperparameters (a 0.1 `model.py` saves whatever it is given) is written as its `_target_`
-  spec or a plain dict or list, so the checkpoint still loads with `weights_only=True`.
+`ConfiguredSchedule`: a resumed run follows its config's learning-rate schedule, not the
+checkpoint's (extending a finished cosine run must not start at LR 0). `LegacyMetricNames`:
+monitors of a 0.1 model's metric names. `PlainHyperparameters`: Hydra partials and OmegaConf
+containers among saved hyperparameters become plain specs, so checkpoints load with
+`weights_only=True`.
 """
 
 from __future__ import annotations
@@ -32,14 +30,9 @@ _PROGRESS = frozenset(
 class ConfiguredSchedule(Callback):
     """On resume, the schedule's settings come from the config, its progress from the checkpoint.
 
-    Lightning restores each scheduler's whole state, settings included: `T_max` of a cosine
-    schedule stays the interrupted run's `trainer.max_epochs`, so a run extended from 3 to 6
-    epochs would train its 4th epoch at the old schedule's last LR (0) and then climb back up
-    the old curve. Here, after the restore, any setting that differs from what the configured
-    scheduler was built with is taken from the config, and the LR is brought to where the
-    configured schedule is at the restored step, by replaying the schedule from its start
-    (`step()` on the scheduler's public API, so any epoch- or step-based scheduler works).
-    Schedulers driven by a metric (ReduceLROnPlateau) have no horizon and are left as restored.
+    Lightning restores settings too (a cosine's `T_max` stays the old `max_epochs`). Changed
+    settings are taken from the config and the LR replayed to the restored step with the public
+    `step()`, so any epoch- or step-based scheduler works; ReduceLROnPlateau is left as restored.
     """
 
     def __init__(self) -> None:
@@ -91,23 +84,20 @@ def _follow_config(scheduler: Any, configured: dict[str, Any], start_lrs: list[f
         for _ in range(steps - int(configured.get("last_epoch", 0))):
             scheduler.step()
     settings = ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changed.items())
+    lrs = ", ".join(f"{lr:.3g}" for lr in _lrs(scheduler))
     log.info(
         "Resumed %s from its config (%s): LR %s at step %d",
         type(scheduler).__name__,
         settings,
-        ", ".join(f"{lr:.3g}" for lr in _lrs(scheduler)),
+        lrs,
         steps,
     )
 
 
 class LegacyMetricNames(Callback):
-    """Callbacks that monitor a metric (ModelCheckpoint, EarlyStopping) read a 0.1 model's old
-    name when the new one is not logged: their `monitor` moves to the old name, once, with a
-    deprecation message. Nothing is logged under a name it does not have.
-
-    Put first among the callbacks (instantiate_callbacks does): EarlyStopping checks at the end
-    of the training epoch, ModelCheckpoint after validation, so both hooks look.
-    """
+    """A monitoring callback's `monitor` moves, once and with a deprecation message, to a 0.1
+    model's old name when only that one is logged. Put first; both hooks look, since EarlyStopping
+    checks at the training epoch's end and ModelCheckpoint after validation."""
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._follow(trainer)

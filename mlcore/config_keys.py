@@ -10,10 +10,7 @@ from collections.abc import Iterable, Sequence
 
 
 def refuse_unknown_keys(
-    where: str,
-    given: Iterable[str],
-    known: Sequence[str],
-    error: type[Exception] = ValueError,
+    where: str, given: Iterable[str], known: Sequence[str], error: type[Exception] = ValueError
 ) -> None:
     """Raise `error` naming the keys of `given` not in `known`, and the known ones."""
     unknown = sorted(set(given) - set(known))

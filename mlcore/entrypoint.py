@@ -1,9 +1,7 @@
 """`hydra_main`: Hydra's `@hydra.main`, with a `--help` that answers in a fraction of a second.
 
-Hydra's own `--help` lists every config group by rebuilding its config repository once per group
-(about a second and a half with the Optuna sweeper installed). Ours reads the config directory
-instead: the groups and their options, and the primary config file with its comments. `--cfg job`
-(the composed config), `--hydra-help` and every other flag still go to Hydra unchanged.
+Hydra's own `--help` rebuilds its config repository once per group; ours reads the config
+directory. Every other flag still goes to Hydra unchanged.
 """
 
 from __future__ import annotations
@@ -54,12 +52,8 @@ SIGTERM_EXIT = 143
 
 
 def exit_code(stop: SystemExit) -> int | str | None:
-    """The exit code of a SystemExit; 143 for Lightning's SIGTERMException.
-
-    Lightning stops training on SIGTERM by raising SIGTERMException, a SystemExit without a
-    code: the process would exit 0 and a preempted run would look finished. Checkpoints are
-    written by then (the `on_exception` hooks), so the code only has to say what happened.
-    """
+    """The exit code of a SystemExit; 143 for Lightning's SIGTERMException, which has no code:
+    a preempted run must not look finished."""
     exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
     if exceptions is not None and isinstance(stop, exceptions.SIGTERMException):
         print(f"Stopped by SIGTERM: exit {SIGTERM_EXIT} (resume=auto continues from the "
@@ -97,10 +91,8 @@ def render_help(task: Callable[..., Any], config_dir: Path, config_name: str) ->
 
 
 def config_groups(config_dir: Path) -> dict[str, list[str]]:
-    """Each config group under config_dir (nested ones as a/b) with its options, sorted.
-
-    Hydra's own groups (`hydra/...`) are left out: they configure Hydra, not the run.
-    """
+    """Each config group under config_dir (nested ones as a/b) with its options, sorted; not
+    Hydra's own (`hydra/...`)."""
     groups: dict[str, list[str]] = {}
     for option in config_dir.rglob("*.yaml"):
         group = option.parent.relative_to(config_dir).as_posix()

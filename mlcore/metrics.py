@@ -1,12 +1,8 @@
 """Metric names, and the 0.1 names still accepted for a minor release.
 
-Repos made from 0.1 log `<split>/acc` and `val/acc_best` from their own `model.py` (a starter
-that `copier update` never rewrites), and torchmetrics' `MulticlassAccuracy` computed them
-macro-averaged: the mean of the per-class recalls, not accuracy. Since 0.2 the starter logs
-`<split>/accuracy` (the share of examples classified correctly) and the template's callbacks,
-search and gate read those names. Where a run has only the old name, they take it with a
-deprecation message that says how to move, so a 0.1 repo keeps training, searching and gating
-after the update (see CHANGELOG.md, "Upgrading").
+0.1 starters log `<split>/acc` (torchmetrics' macro-averaged recall, not accuracy); since 0.2
+they log `<split>/accuracy`. Where a run has only the old name, readers take it with a
+deprecation message, so a 0.1 repo keeps working after `copier update`.
 """
 
 from __future__ import annotations

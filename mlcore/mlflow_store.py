@@ -1,19 +1,9 @@
 """The one module that talks to MLflow: where it is, a client on it, retries, errors, tag names.
 
-- **Where.** `MLFLOW_TRACKING_URI` (and `MLFLOW_REGISTRY_URI` where the registry is elsewhere) is
-  the only carrier of MLflow's location. Unset, it is DEFAULT_TRACKING_URI, a SQLite file in the
-  project root (`$PROJECT_ROOT`, else the working directory). `mlcore tracking-uri` prints it.
-- **Retries** are MLflow's own (urllib3 under `requests`), bounded by its environment variables.
-  MLflow's defaults wait about four minutes before giving up on a server that is down;
-  `bounded_retries` sets shorter ones where the environment sets none (RETRY_DEFAULTS: five
-  attempts over about 15 s, 30 s each to answer), so a dead server is reported in seconds.
-- **Errors.** `is_unreachable` tells an outage (connection refused, timeout, retries exhausted on
-  5xx) from an answer (403, 404...); `translated` turns refusals and outages into RegistryErrors
-  that say what to do. Credentials are MLflow's own environment variables
-  (`MLFLOW_TRACKING_USERNAME`/`_PASSWORD` or `MLFLOW_TRACKING_TOKEN`), never read from a file.
-- **Tag names** mlcore writes on runs, versions and registered models.
-
-mlflow itself is imported only inside the functions that need it: `import mlcore` stays instant.
+`MLFLOW_TRACKING_URI` (and `MLFLOW_REGISTRY_URI`) is the only carrier of MLflow's location;
+unset, a SQLite file in the project root. MLflow's own retries would wait minutes on a dead
+server: `bounded_retries` shortens them where the environment sets none. `translated` turns
+refusals and outages into RegistryErrors that say what to do. mlflow is imported lazily.
 """
 
 from __future__ import annotations
@@ -128,10 +118,6 @@ def bounded_retries(environ: dict[str, str] | None = None) -> None:
         target.setdefault(name, value)
 
 
-def is_remote(uri: str | None) -> bool:
-    return bool(uri) and str(uri).split(":", 1)[0] in ("http", "https")
-
-
 def is_unreachable(error: BaseException) -> bool:
     """True when `error` (or what caused it) is the server not answering, not an answer."""
     import requests
@@ -188,11 +174,8 @@ def not_found(error: Exception) -> bool:
 
 @contextmanager
 def translated(action: str, uri: str | None, name: str) -> Iterator[None]:
-    """Turn the server's refusals and outages during `action` into RegistryErrors that say so.
-
-    403 -> PermissionDeniedError, 401 -> NotAuthenticatedError, no answer after MLflow's
-    retries -> ServerUnavailableError. Anything else passes through unchanged.
-    """
+    """Turn the server's refusals (403, 401) and outages during `action` into RegistryErrors
+    that say what to do; anything else passes through."""
     from mlflow.exceptions import MlflowException
     from requests.exceptions import HTTPError
 

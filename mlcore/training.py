@@ -1,10 +1,8 @@
 """The wiring every Lightning + Hydra repo repeats, so a project's `train.py` only instantiates.
 
-- `instantiate_callbacks`, `instantiate_loggers`, `instantiate_trainer`: config -> Lightning.
-- `log_hyperparameters(cfg, trainer)`: the resolved config into every logger.
-- `run_task(task, cfg)`: what surrounds a task (logging, `resume=auto` and its run record, the
-  summary, the metric a search optimises), like lightning-hydra-template's `task_wrapper`.
-- `configure_optimizers`: deprecated (0.1 starters import it); see its docstring.
+`instantiate_*` (config to Lightning), `log_hyperparameters`, `run_task` (logging, `resume=auto`,
+the summary, the metric a search optimises); `configure_optimizers` is deprecated (0.1 starters
+import it).
 """
 
 from __future__ import annotations
@@ -35,18 +33,12 @@ def instantiate_callbacks(
     has_logger: bool = True,
     trainer: Mapping[str, Any] | None = None,
 ) -> list[Callback]:
-    """Build one callback per config entry that has a `_target_`.
+    """Build one callback per config entry with a `_target_` (null switches one off); without a
+    logger, those that need one are skipped rather than failing mid-run.
 
-    Entries set to null (`callbacks.early_stopping=null`) are how a user switches one off. With
-    no logger, callbacks that need one are left out with a message instead of failing mid-run.
-
-    Given the run's `trainer` config, the callbacks every training run needs are added:
-    `LegacyMetricNames` first, `ConfiguredSchedule` and `PlainHyperparameters` (mlcore.callbacks);
-    with checkpointing on, a checkpoint written when training stops on an exception or a signal
-    (SIGTERM: preemption) as `<default_root_dir>/checkpoints/interrupted.ckpt`, and, where the
-    config names no ModelCheckpoint, Lightning's default one named `epoch_029-step_90.ckpt`
-    rather than `epoch=29-step=90.ckpt` (a path with `=` cannot be passed back as
-    `ckpt_path=...` unquoted).
+    Given the `trainer` config, mlcore.callbacks' standard ones are added, and with checkpointing
+    an `interrupted.ckpt` written on an exception or SIGTERM, and, where the config has no
+    ModelCheckpoint, Lightning's default one named without `=` (so `ckpt_path=...` needs no quotes).
     """
     callbacks = []
     for name, spec in _entries(cfg, "callbacks"):
@@ -90,12 +82,8 @@ def _checkpoints(callbacks: list[Callback], trainer: Mapping[str, Any]) -> list[
 
 
 def instantiate_loggers(cfg: Mapping[str, Any] | None) -> list[Logger]:
-    """Build one Lightning logger per config entry with a `_target_` (none for `logger=none`).
-
-    In a distributed run only rank zero gets loggers: Lightning's loggers write from rank zero
-    alone anyway, and building one elsewhere races rank zero for the same store (two processes
-    creating one MLflow SQLite schema fail with "table experiments already exists").
-    """
+    """Build one Lightning logger per config entry with a `_target_`, on rank zero only: built
+    elsewhere, they race rank zero to create the same MLflow store."""
     from mlcore.logging import global_rank
 
     entries = _entries(cfg, "logger")
@@ -124,9 +112,7 @@ def _entries(cfg: Mapping[str, Any] | None, group: str) -> Iterable[tuple[str, A
 def instantiate_trainer(
     cfg: Mapping[str, Any], model: Any = None, **kwargs: Any
 ) -> lightning.Trainer:
-    """The Trainer of `cfg` (the `trainer` group), with the accelerator, devices, nodes, strategy
-    and precision this machine and launch call for (mlcore.launch) and `kwargs` (callbacks,
-    logger) on top."""
+    """The Trainer of `cfg`, with the hardware settings this launch calls for (mlcore.launch)."""
     from mlcore.launch import trainer_settings
 
     trainer: lightning.Trainer = instantiate(cfg, **trainer_settings(cfg, model), **kwargs)
@@ -134,12 +120,8 @@ def instantiate_trainer(
 
 
 def log_hyperparameters(cfg: DictConfig, trainer: lightning.Trainer) -> None:
-    """Log the resolved run config to every logger of the trainer (mlcore.tracking.log_config),
-    and say where each logger writes.
-
-    With mlcore's MlflowTracking callback it is logged once that callback has opened the MLflow
-    run, as the run's outage policy allows; otherwise now.
-    """
+    """Log the resolved config to every logger and say where each writes; with MlflowTracking,
+    once it has opened the run (as its outage policy allows)."""
     from mlcore.tracking.callbacks import tracking_of
     from mlcore.tracking.loggers import describe_logger, is_mlflow, log_config
 
@@ -157,9 +139,8 @@ def log_hyperparameters(cfg: DictConfig, trainer: lightning.Trainer) -> None:
 
 
 def run_task(task: Callable[[DictConfig], dict[str, float]], cfg: DictConfig) -> float | None:
-    """Run `task(cfg)` (a project's `train`) as a command: logging set up, `resume=auto` applied
-    (the interrupted run's config and checkpoint, mlcore.resume) and recorded, the final metrics
-    and where they went logged; return the `optimized_metric` a hyperparameter search reads."""
+    """Run `task(cfg)` as a command (logging, `resume=auto`, the final metrics); return the
+    `optimized_metric` a hyperparameter search reads."""
     import lightning as L  # noqa: F401  # before setup_logging, so Lightning's records share it
     from omegaconf import open_dict
 
@@ -231,9 +212,8 @@ def _build(spec: Any, **arguments: Any) -> Any:
 
 def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Lightning's `callback_metrics` (tensors) as plain floats, for return values and reports."""
-    return {name: float(value) for name, value in metrics.items() if _is_scalar(value)}
-
-
-def _is_scalar(value: Any) -> bool:
-    numel = getattr(value, "numel", None)
-    return isinstance(value, int | float) or (numel is not None and numel() == 1)
+    return {
+        name: float(value)
+        for name, value in metrics.items()
+        if isinstance(value, int | float) or getattr(value, "numel", lambda: 0)() == 1
+    }

@@ -1,17 +1,12 @@
 """Datasets by name, through a YAML catalog: load, save, fingerprint, verify, lineage.
 
-    from mlcore import data
-
     frame = data.load("digits")                 # pandas; to="arrow" | "numpy" | "path" | "bytes"
     data.save("digits", frame)                  # atomic; refused if the checksum does not match
-    data.fingerprint("digits")                  # sha256 of the bytes, as sha256sum prints it
     data.verify("digits")                       # against the catalog's checksum
     data.log_input(run_id, "digits")            # record it as an input of an MLflow run
 
-The catalog (see `mlcore.data.catalog`) is `configs/catalog.yaml` of the project by default.
-Remote files (any fsspec URI) are cached locally by fsspec. Every failure is a `DataError`.
-Importing this package imports none of pandas, pyarrow, fsspec or mlflow: each call imports what
-it needs.
+Every failure is a `DataError`. Importing this package imports none of pandas, pyarrow, fsspec
+or mlflow.
 """
 
 from __future__ import annotations
@@ -28,15 +23,7 @@ from mlcore.data.errors import (
     UnsupportedFormatError,
     UnsupportedProtocolError,
 )
-from mlcore.data.io import (
-    exists,
-    fingerprint,
-    fingerprint_uri,
-    load,
-    save,
-    save_file,
-    verify,
-)
+from mlcore.data.io import exists, fingerprint, fingerprint_uri, load, save, save_file, verify
 from mlcore.data.lineage import dataset_inputs, log_input, log_input_to_trainer
 from mlcore.data.storage import cache_dir
 

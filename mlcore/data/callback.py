@@ -1,8 +1,7 @@
 """`DatasetLineage`: the datasets a datamodule read through the catalog, as inputs of its run.
 
-A Lightning callback (configs/callbacks/mlflow.yaml): at `setup`, after the datamodule's own
-setup, every dataset read since the callback was made (`mlcore.data.load`) is recorded into the
-trainer's MLflow run with the stage as context, so a DataModule needs no call of its own.
+At `setup`, after the datamodule's own, every dataset loaded since is recorded into the trainer's
+MLflow run with the stage as context, so a DataModule needs no call of its own.
 """
 
 from __future__ import annotations

@@ -1,27 +1,20 @@
 """The data catalog: a YAML file that maps dataset names to where they live and how to read them.
 
-Why a catalog: code asks for `digits`, not for `s3://team-bucket/digits/v3.csv`; moving the data,
-changing its bucket per environment or pinning its bytes with a checksum is then one line of YAML,
-and every run records the name it trained on. The file lives beside the Hydra config groups
-(`configs/catalog.yaml`), not inside one:
+Code asks for `digits`, not `s3://team-bucket/digits/v3.csv`, so moving or pinning data is one
+line of YAML (`configs/catalog.yaml`):
 
 ```yaml
 root: ..                        # relative URIs are relative to this (itself relative to this file)
 bucket: ${oc.env:DATA_BUCKET,example-bucket}   # any other top-level key is a variable
 datasets:
   digits:
-    uri: data/raw/digits.csv    # a local path, or s3://, gs://, az://, http(s)://: any fsspec URI
+    uri: data/raw/digits.csv    # a local path or any fsspec URI
     format: csv                 # parquet, csv, jsonl, npz, raw (default: from the suffix)
     checksum: sha256:9f7f...    # optional: loads refuse other bytes
-    description: scikit-learn's 8x8 handwritten digits
-    load_options: {}            # keyword arguments of the reader
-    save_options: {}            # keyword arguments of the writer
-    storage_options: {}         # fsspec options (endpoint_url, anon, ...); never credentials
-    cache: true                 # remote files: true, or `check` (revalidate) when unpinned
+    load_options: {}            # also save_options, storage_options (never credentials),
+    cache: true                 # description; cache: true, or `check` (revalidate) when unpinned
 ```
 
-Values may use OmegaConf interpolations, `${oc.env:NAME}` for bucket names and the like;
-credentials come from the environment of the storage's own client, never from the catalog.
 Entries are resolved one at a time, so one entry's unset variable does not break the others.
 """
 
@@ -34,12 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlcore.data.errors import (
-    CatalogError,
-    UnknownDatasetError,
-    UnsupportedFormatError,
-    first_line,
-)
+from mlcore.data.errors import CatalogError, UnknownDatasetError, UnsupportedFormatError, first_line
 
 CATALOG_ENV = "MLCORE_CATALOG"
 # The project root the generated configs use (`paths.root_dir: ${oc.env:PROJECT_ROOT,.}`).
@@ -282,10 +270,8 @@ def normalize_checksum(value: Any, where: str = "checksum") -> str:
 
 
 def find_catalog(start: str | os.PathLike[str] | None = None) -> Path:
-    """The catalog to use: $MLCORE_CATALOG; else configs/catalog.yaml of $PROJECT_ROOT (the
-    project root the configs use, so a run started elsewhere reads its project's data); else the
-    one in start (the working directory) or the nearest folder above it, as git finds its
-    repository from a subfolder (a notebook in notebooks/ finds the project's catalog)."""
+    """The catalog to use: $MLCORE_CATALOG; else configs/catalog.yaml of $PROJECT_ROOT; else
+    the one in `start` (the working directory) or the nearest folder above, as git does."""
     if os.environ.get(CATALOG_ENV):
         return Path(os.environ[CATALOG_ENV])
     here = Path(start or Path.cwd()).resolve()
@@ -316,10 +302,9 @@ def as_catalog(catalog: CatalogLike = None) -> Catalog:
 def entry_or_none(
     name: str, catalog: Catalog | str | os.PathLike[str] | None = None
 ) -> Dataset | None:
-    """The catalog's dataset `name`, or None when it has no such name or there is no catalog at
-    all: for commands that take a catalog name or a path. A name in the catalog wins over a file
-    of the same name, so one command line means the same thing in every working directory; a
-    catalog that was passed or found but cannot be read is an error, not a silent miss."""
+    """The catalog's dataset `name`, or None without such a name or any catalog (for commands
+    taking a name or a path: the name wins, so a command means the same everywhere). A catalog
+    that exists but cannot be read is an error, not a silent miss."""
     if catalog is None:
         try:
             catalog = find_catalog()

@@ -1,15 +1,8 @@
 """`mlcore data`: the catalog's datasets from the command line.
 
-    mlcore data list                      # name, format, pinned or not, URI, description
-    mlcore data describe digits           # the resolved entry and whether the file is there
-    mlcore data load digits [--head 5]    # fetch (cached) and verify; print the local path
-    mlcore data save digits FILE          # publish FILE's bytes as the dataset, atomically
-    mlcore data fingerprint digits x.csv  # sha256 of datasets, paths or URIs (as sha256sum)
-    mlcore data verify [NAME ...]         # every pinned dataset against its checksum
-    mlcore data cache [--clear]           # where remote files are cached; empty it
-
-Every command takes `--catalog PATH` (default: $MLCORE_CATALOG, else configs/catalog.yaml here or
-in a folder above). A failure prints one line and exits 1.
+Subcommands list, describe, load, save, fingerprint, verify and cache; each takes `--catalog PATH`
+(default: $MLCORE_CATALOG, else configs/catalog.yaml here or above). A failure prints one line
+and exits 1.
 """
 
 from __future__ import annotations

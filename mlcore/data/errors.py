@@ -1,8 +1,7 @@
 """What can go wrong with data, as one family of exceptions.
 
-Callers catch `DataError` (the `mlcore data` command prints its message on one line and exits 1);
-each subclass says which kind of failure it is, and every message names the dataset and what to
-do about it. Nothing is left half-written when one is raised.
+Callers catch `DataError`; every message names the dataset and what to do. Nothing is left
+half-written when one is raised.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Fingerprints: the sha256 of a file's bytes, streamed in fixed chunks.
 
-Only the bytes count (not the name, time or machine), so the same data gives the same fingerprint
-everywhere, and it is what `sha256sum` prints, which anyone can check without mlcore. Hashing a
-gigabyte costs about a second, so a local file's digest is remembered for this process while its
-size, modification time and inode stay the same (a verified load then logs its lineage without
-reading the file again).
+Only the bytes count, so it is what `sha256sum` prints, checkable without mlcore. A local file's
+digest is remembered for this process while its size, mtime and inode stay the same, so a
+verified load logs its lineage without reading the file again.
 """
 
 from __future__ import annotations
@@ -57,11 +55,8 @@ def forget(path: str | os.PathLike[str]) -> None:
 
 
 class HashingWriter:
-    """A binary sink that hashes what passes through it to another binary file.
-
-    Writers (pandas, pyarrow, numpy, zipfile) see a plain, unseekable binary file; the save then
-    knows the digest of what it wrote without reading it back.
-    """
+    """A binary sink that hashes what passes through it, so a save knows the digest of what it
+    wrote without reading it back."""
 
     mode = "wb"
 

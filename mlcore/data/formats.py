@@ -1,17 +1,8 @@
 """Readers and writers per format, each a thin call into pandas, pyarrow or numpy.
 
-Reads always get a local file (the dataset itself or its cached copy), so pyarrow can memory-map
-Parquet and nothing streams twice. `load_options` / `save_options` of a catalog entry are the
-keyword arguments of the call named below. Writes go to a binary sink (see storage.atomic_write);
-CSV is written with "\\n" line endings and without the index, so the same frame gives the same
-bytes on every machine and a checksum can pin it.
-
-- parquet: to pandas, arrow, path; pyarrow.parquet.read_table / DataFrame.to_parquet or
-  pyarrow.parquet.write_table
-- csv: to pandas, arrow, path; pandas.read_csv / DataFrame.to_csv
-- jsonl: to pandas, arrow, path; pandas.read_json(lines=True) / DataFrame.to_json(lines=True)
-- npz: to numpy, pandas (1-D arrays), path; numpy.load (no pickles) / numpy.savez[_compressed]
-- raw: to path, bytes; the file as it is / bytes, a local file or a binary stream, copied
+Reads get a local file, so pyarrow can memory-map Parquet. `load_options` / `save_options` are
+the keyword arguments of those calls. CSV is written with "\n" line endings and no index, so the
+same frame gives the same bytes everywhere and a checksum can pin it.
 """
 
 from __future__ import annotations
@@ -25,10 +16,9 @@ from mlcore.data.catalog import COMPRESSION_SUFFIXES, Dataset
 from mlcore.data.errors import CatalogError, CorruptDataError, UnsupportedFormatError, first_line
 from mlcore.data.fingerprint import HashingWriter
 
+_TABLES = ("pandas", "arrow", "path")
 TARGETS = {
-    "parquet": ("pandas", "arrow", "path"),
-    "csv": ("pandas", "arrow", "path"),
-    "jsonl": ("pandas", "arrow", "path"),
+    **dict.fromkeys(("parquet", "csv", "jsonl"), _TABLES),
     "npz": ("numpy", "pandas", "path"),
     "raw": ("path", "bytes"),
 }
@@ -55,11 +45,7 @@ def read(dataset: Dataset, local: str, to: str) -> Any:
             return Path(local).read_bytes()
         return _READERS[dataset.format](local, to, options, dataset)
     except TypeError as error:
-        if "argument" in str(error):  # unexpected or missing keyword: the catalog's options
-            raise CatalogError(
-                f"{dataset.name}: load_options {options} do not suit the {dataset.format} "
-                f"reader: {first_line(error)}"
-            ) from error
+        _check_options(dataset, "load_options", options, error)
         raise _corrupt(dataset, error) from error
     except ImportError as error:
         raise UnsupportedFormatError(
@@ -70,6 +56,16 @@ def read(dataset: Dataset, local: str, to: str) -> Any:
         raise
     except Exception as error:  # every reader's own parse error: ArrowInvalid, ParserError...
         raise _corrupt(dataset, error) from error
+
+
+def _check_options(dataset: Dataset, key: str, options: dict[str, Any], error: TypeError) -> None:
+    """An unexpected or missing keyword argument is the catalog's options' fault: say so."""
+    if "argument" in str(error):
+        role = "reader" if key == "load_options" else "writer"
+        raise CatalogError(
+            f"{dataset.name}: {key} {options} do not suit the {dataset.format} {role}: "
+            f"{first_line(error)}"
+        ) from error
 
 
 def _corrupt(dataset: Dataset, error: BaseException) -> CorruptDataError:
@@ -131,26 +127,16 @@ def _compression(uri: str) -> str | None:
     return COMPRESSIONS.get(Path(uri.split("?", 1)[0]).suffix.lower())
 
 
-_READERS = {
-    "parquet": _read_parquet,
-    "csv": _read_csv,
-    "jsonl": _read_jsonl,
-    "npz": _read_npz,
-}
+_READERS = {"parquet": _read_parquet, "csv": _read_csv, "jsonl": _read_jsonl, "npz": _read_npz}
 
 
 def write(dataset: Dataset, data: Any, sink: HashingWriter) -> None:
     """Serialise data in the dataset's format into sink."""
     options = dict(dataset.save_options)
-    writer = _WRITERS[dataset.format]
     try:
-        writer(data, sink, options, dataset)
+        _WRITERS[dataset.format](data, sink, options, dataset)
     except TypeError as error:
-        if "argument" in str(error):
-            raise CatalogError(
-                f"{dataset.name}: save_options {options} do not suit the {dataset.format} "
-                f"writer: {first_line(error)}"
-            ) from error
+        _check_options(dataset, "save_options", options, error)
         raise
 
 

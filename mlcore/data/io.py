@@ -29,12 +29,10 @@ def load(
     track: bool = True,
     context: str = "training",
 ) -> Any:
-    """The dataset as a pandas DataFrame (`to="pandas"`), a pyarrow Table (`"arrow"`), numpy
-    arrays (`"numpy"`, npz), bytes (`"bytes"`, raw) or the Path of a local copy (`"path"`).
+    """The dataset as `to` says: "pandas", "arrow", "numpy" (npz), "bytes" (raw) or "path".
 
-    A remote file is downloaded once into the cache. With a checksum in the catalog the bytes are
-    verified first (`verify=False` skips it): other bytes raise ChecksumMismatchError and are never
-    read. Inside an active MLflow run the dataset is recorded as an input of the run (`track`).
+    Pinned bytes are verified first (`verify`); inside an active MLflow run the dataset is
+    recorded as an input (`track`).
     """
     dataset = as_catalog(catalog).get(name)
     formats.check_target(dataset, to)
@@ -46,10 +44,8 @@ def load(
 
 
 def save(name: str, data: Any, *, catalog: CatalogLike = None, verify: bool = True) -> str:
-    """Write data as the dataset, atomically; return the sha256 of the bytes written.
-
-    Readers see the old file or the new one, never a part. With a checksum in the catalog (and
-    `verify`), bytes that differ are refused before they replace anything.
+    """Write data as the dataset, atomically; return the sha256 of the bytes written. With a
+    checksum in the catalog (and `verify`), other bytes are refused before they replace anything.
     """
     dataset = as_catalog(catalog).get(name)
     with storage.atomic_write(dataset, dataset.checksum if verify else None) as sink:
@@ -88,10 +84,8 @@ def fingerprint_uri(uri: str, **storage_options: Any) -> str:
 
 
 def verify(name: str, *, catalog: CatalogLike = None) -> str:
-    """Check the dataset's bytes against the catalog's checksum; return the digest.
-
-    Raises ChecksumMismatchError (naming both digests) or CatalogError when there is no checksum.
-    """
+    """Check the dataset's bytes against the catalog's checksum (CatalogError without one);
+    return the digest."""
     dataset = as_catalog(catalog).get(name)
     if dataset.checksum is None:
         raise CatalogError(

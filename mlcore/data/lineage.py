@@ -1,16 +1,10 @@
 """Lineage: datasets recorded as MLflow dataset inputs of the runs they fed.
 
-A run then answers "which data trained this model" (and so does a registered model, through the
-run that made it): the dataset's name, its source URI, and as digest our sha256 of the bytes.
-MLflow's own digests hash a sample of rows; ours covers every byte, so two runs with the same
-digest saw the same file. MLflow keeps at most 36 characters of digest: the first 32 hex digits
-go there, the whole sha256 into the input tag `mlcore.data.sha256`.
-
-`load()` records into the active fluent run (`mlflow.start_run()`) and remembers what it read
-(`LOADED`): Lightning's MLFlowLogger makes its own run without activating it, and the
-`DatasetLineage` callback (callback.py) records what the datamodule read into it.
-`log_input(run_id, name)` records into any run. mlflow is imported only here, and only when a run
-is there to record into.
+The digest is our sha256 of every byte (MLflow's hashes a sample of rows): its first 32 hex
+digits as MLflow's digest (it keeps 36 characters), the whole in the tag `mlcore.data.sha256`.
+`load()` records into the active fluent run and remembers what it read (`LOADED`) for the
+`DatasetLineage` callback, since Lightning's logger does not activate its run; `log_input`
+records into any run.
 """
 
 from __future__ import annotations
@@ -66,12 +60,8 @@ def log_input(
     client: Any = None,
     tracking_uri: str | None = None,
 ) -> str:
-    """Record catalog dataset `name` as an input of run `run_id`; return its sha256.
-
-    The bytes are verified against the catalog's checksum first (a remote file is read from the
-    cache). `client` is an MlflowClient (e.g. a Lightning MLFlowLogger's `experiment`); without
-    one, a client for `tracking_uri` (default: MLflow's, from MLFLOW_TRACKING_URI).
-    """
+    """Record catalog dataset `name` (verified first) as an input of run `run_id` through
+    `client`, else a client for `tracking_uri`; return its sha256."""
     dataset = as_catalog(catalog).get(name)
     digest = sha256_file(verified_copy(dataset))
     record(run_id, dataset, digest, context, client=client, tracking_uri=tracking_uri)
@@ -81,12 +71,8 @@ def log_input(
 def log_input_to_trainer(
     trainer: Any, name: str, *, catalog: CatalogLike = None, stage: str | None = "fit"
 ) -> list[str]:
-    """Deprecated: record dataset `name` into each MLflow run a Lightning trainer logs to.
-
-    Since 0.2 the `mlcore.data.callback.DatasetLineage` callback (configs/callbacks/mlflow.yaml)
-    records every dataset a datamodule reads with `mlcore.data.load`; with it present this records
-    nothing more. Returns the run ids recorded into.
-    """
+    """Deprecated: record dataset `name` into each MLflow run of a trainer; the run ids. The
+    `DatasetLineage` callback does it since 0.2 (with it present, this records nothing more)."""
     warnings.warn(
         "mlcore.data.log_input_to_trainer is deprecated and goes in 0.3: delete the call from "
         "your DataModule's setup; the DatasetLineage callback (configs/callbacks/mlflow.yaml) "

@@ -1,19 +1,11 @@
 """Where the bytes live: fsspec file systems, the local cache of remote files, atomic writes.
 
-Reading a remote file goes through fsspec's own whole-file cache (`filecache`), so a re-run reads
-nothing twice: an entry pinned by a checksum trusts its cached copy (the load verifies the bytes
-anyway), an unpinned one asks the store whether the file changed (one metadata request, no
-download). The cache lives in $MLCORE_DATA_CACHE, else ~/.cache/mlcore/data.
-
-Writing is atomic, so a reader never sees a partial file and a crash leaves the old version:
-- a local file is written to a hidden temporary name in the same folder, synced, then renamed over
-  the target (`os.replace`, atomic on POSIX); temporary files of writers that died are removed by
-  the next save of the same file;
-- object stores (S3, GCS, Azure) publish an object only when its upload completes, so the file is
-  written in place and an upload that fails or is refused is aborted, never completed (a "move"
-  there is a copy plus a delete: twice the bytes and no more atomic);
-- any other file system gets a temporary name and `fs.mv`.
-Failures of the storage become `mlcore.data` errors that name the dataset.
+Remote reads go through fsspec's whole-file cache ($MLCORE_DATA_CACHE, else
+~/.cache/mlcore/data): a pinned entry trusts its copy (the load verifies it), an unpinned one
+asks the store whether the file changed. Writes are atomic: a local file is written under a
+hidden name and renamed over the target (a dead writer's leftovers go on the next save); object
+stores publish only a completed upload, so a failed one is aborted (a "move" there would be a
+copy plus a delete); other file systems get a temporary name and `fs.mv`.
 """
 
 from __future__ import annotations
@@ -335,11 +327,8 @@ def _sync_folder(folder: Path) -> None:
 
 
 def verified_copy(dataset: Dataset) -> str:
-    """A local copy whose bytes match the catalog's checksum, if it has one.
-
-    A cached copy that does not match (damaged, or the remote file changed) is fetched once more;
-    what still does not match is dropped from the cache and refused.
-    """
+    """A local copy whose bytes match the catalog's checksum, if any: a cached copy that does
+    not is fetched once more, then dropped and refused."""
     local = local_copy(dataset)
     if dataset.checksum is None:
         return local

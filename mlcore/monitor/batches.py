@@ -1,10 +1,8 @@
 """Reading what `mlcore monitor` compares: the reference from the data catalog, the current
 batch from a file or the request log that `mlcore serve --request-log` writes.
 
-A request log is a folder (a path or any fsspec URI) of JSON-lines files, one line per served
-request: `{"time": ..., "inputs": [[...], ...], "outputs": [[...], ...]}`; a batch file
-(Parquet, CSV, JSON lines) has the reference's feature columns. Inputs come back as float
-arrays in the reference's order.
+A request log is a folder of JSON-lines files, one line per request with `inputs` and `outputs`.
+Inputs come back as float arrays in the reference's column order.
 """
 
 from __future__ import annotations

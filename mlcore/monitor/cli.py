@@ -1,13 +1,9 @@
 """`mlcore monitor`: is the recent batch still like the training data? Exit 0 if so, 3 if not.
 
-    mlcore monitor                                  # configs/monitor.yaml of the project
     mlcore monitor --current data/new.parquet --set thresholds.psi=0.25
 
-Reads the reference (a catalog dataset), the current batch (a file, or the request log of
-`mlcore serve --request-log`), and, with a `model` (models:/<name>@champion), its predictions on
-the reference (and on the batch, where the log has none). Writes the report folder, logs it to
-MLflow (`<model>-monitoring`), prints the verdict. Exit codes: 0 no drift, 3 drift,
-2 bad input or configuration, 1 the tracking store or registry failed.
+Writes the report folder, logs it to MLflow (`<model>-monitoring`), prints the verdict. Exit
+codes: 0 no drift, 3 drift, 2 bad input or configuration, 1 the tracking store or registry failed.
 """
 
 from __future__ import annotations
@@ -81,12 +77,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "mlcore monitor") -> int
 
     try:
         return _run(args)
-    except (ValueError, DataError, FileNotFoundError) as error:
+    except (ValueError, DataError, FileNotFoundError, RegistryError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return BAD_INPUT
-    except RegistryError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(error, RegistryError) else BAD_INPUT
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -119,11 +112,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"model: {error}") from error
         dtype = np.dtype(model.dtype)
         ref_out = model.predict(features.astype(dtype))
-        cur_out = (
-            batch.outputs
-            if batch.outputs is not None
-            else model.predict(batch.features.astype(dtype))
-        )
+        cur_out = batch.outputs
+        if cur_out is None:
+            cur_out = model.predict(batch.features.astype(dtype))
         context["model"] = f"{model.name} v{model.version} ({model.uri})"
     result = compare(features, batch.features, names, thresholds, ref_out, cur_out)
     folder = report.write(

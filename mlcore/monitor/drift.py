@@ -1,10 +1,7 @@
 """The drift statistics and the decision, on plain arrays (no files, no MLflow).
 
-PSI (population stability index) = sum over bins of (cur - ref) * ln(cur / ref), the shares of
-rows per bin; bins are the reference's quantiles (deciles by default), so each holds about the
-same share of the reference. Empty bins get a share of EPSILON, so the logarithm stays finite.
-Discrete features with fewer distinct values than bins get one bin per value. Common reading:
-< 0.1 no shift, 0.1 to 0.2 moderate, > 0.2 significant.
+PSI = sum over bins of (cur - ref) * ln(cur / ref), with the reference's quantiles as bins (one
+per value for discrete features) and EPSILON for empty bins, so the logarithm stays finite.
 """
 
 from __future__ import annotations

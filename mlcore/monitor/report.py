@@ -1,8 +1,7 @@
 """The drift report: JSON for machines, HTML with PNG plots for people, and an MLflow run.
 
-The files are written into one folder (overwritten on each check: MLflow keeps the history),
-then logged as the artifacts of a run in the experiment `<model>-monitoring`, with the figures
-that decide as metrics, so drift over time is a chart in MLflow.
+The folder is overwritten each check (MLflow keeps the history); the deciding figures are
+logged as metrics, so drift over time is a chart in MLflow.
 """
 
 from __future__ import annotations

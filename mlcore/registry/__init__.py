@@ -1,17 +1,9 @@
-"""The MLflow Model Registry, the way every generated project uses it: aliases, a gate, lineage.
+"""The MLflow Model Registry as generated projects use it: aliases, a gate, lineage.
 
-- `register(run_id, name)`: the run's logged model becomes a new version, aliased `candidate`,
-  with its evaluation digest and a model card (register.py, card.py).
-- `promote(name, gate)`: `champion` moves to the candidate if it beats the champion on the same
-  test data by the gate's margin, or, with no champion, reaches the floor (promotion.py, gate.py).
-- `rollback(name)`: `champion` goes back to the previous one (history kept in a tag).
-- `load(name, alias)`: a pyfunc model ready to predict; `describe(name, ref)`: a version's lineage.
-
-Stages (Staging/Production) are deprecated in MLflow; aliases and tags carry all of it. Errors are
-RegistryError subclasses (errors.py) whose messages name what is wrong, a server's refusals
-(403, 401) and outages included. Alias moves on one model take turns (lock.py). The
-`mlcore registry` command (cli.py) is the same API from the shell. mlflow is imported only when
-a function runs.
+`register` (a run's model as version `candidate`), `promote` (`champion` moves through the gate),
+`rollback`, `load`, `describe`; `mlcore registry` is the same from the shell. Aliases and tags,
+not MLflow's deprecated stages. Errors are RegistryErrors naming what is wrong; alias moves on
+one model take turns (lock.py). mlflow is imported only when a function runs.
 """
 
 from __future__ import annotations

@@ -169,23 +169,18 @@ def _text(described: dict[str, Any]) -> str:
 
 def _list(name: str, uri: str | None, metric: str) -> None:
     from mlcore import mlflow_store
+    from mlcore.registry import store
 
     client = mlflow_store.client(uri)
     with mlflow_store.translated(f"list model {name!r}", uri, name):
-        _print_versions(client, name, metric)
-
-
-def _print_versions(client: Any, name: str, metric: str) -> None:
-    from mlcore.registry import store
-
-    model = store.registered_model(client, name)
-    aliases: dict[str, list[str]] = {}
-    for alias, version in store.aliases_of(model).items():
-        aliases.setdefault(version, []).append(alias)
-    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
-    print(f"{'version':>7}  {metric:>12}  {'aliases':<20}  run")
-    for version in versions:
-        value = client.get_run(version.run_id).data.metrics.get(metric) if version.run_id else None
-        shown = f"{value:.4f}" if value is not None else "-"
-        tags = ",".join(sorted(aliases.get(str(version.version), []))) or "-"
-        print(f"{version.version:>7}  {shown:>12}  {tags:<20}  {version.run_id}")
+        aliases: dict[str, list[str]] = {}
+        for alias, number in store.aliases_of(store.registered_model(client, name)).items():
+            aliases.setdefault(number, []).append(alias)
+        found = client.search_model_versions(f"name='{name}'")
+        print(f"{'version':>7}  {metric:>12}  {'aliases':<20}  run")
+        for version in sorted(found, key=lambda v: int(v.version)):
+            run = client.get_run(version.run_id) if version.run_id else None
+            value = run.data.metrics.get(metric) if run else None
+            shown = f"{value:.4f}" if value is not None else "-"
+            tags = ",".join(sorted(aliases.get(str(version.version), []))) or "-"
+            print(f"{version.version:>7}  {shown:>12}  {tags:<20}  {version.run_id}")

@@ -17,12 +17,8 @@ LINEAGE_PREFIXES = ("mlflow.source.", "mlflow.parentRunId", "mlcore.")
 
 
 def load(name: str, alias: str = store.CHAMPION, *, tracking_uri: str | None = None) -> PyFuncModel:
-    """The model behind `name@alias` (or a version number), ready to `predict(features)`.
-
-    A pyfunc model: it takes a numpy array or a DataFrame shaped like the signature's input
-    and returns the model's outputs (logits for the example classifier). An unknown model or
-    alias raises ModelNotFoundError or AliasNotFoundError before anything is downloaded.
-    """
+    """The pyfunc model behind `name@alias` (or a version number); an unknown model or alias
+    fails before anything is downloaded."""
     import mlflow.pyfunc
 
     action = f"load model {name!r}@{alias}"
@@ -41,11 +37,7 @@ def load_pytorch(uri: str, *, tracking_uri: str | None = None) -> Any:
 
 
 def _load_version(
-    name: str,
-    ref: str | int,
-    tracking_uri: str | None,
-    action: str,
-    loader: Callable[[str], Any],
+    name: str, ref: str | int, tracking_uri: str | None, action: str, loader: Callable[[str], Any]
 ) -> Any:
     """Find the version (unknown names and aliases raise first, listing what exists) and load
     it with `loader`, server errors translated to registry errors naming `action`."""

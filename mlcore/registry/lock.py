@@ -1,28 +1,12 @@
 """One alias move at a time per model, with MLflow's own primitive: a uniquely named experiment.
 
-MLflow has no compare-and-set on aliases: two processes that each read the champion, pass the
-gate and move the alias can leave the worse one champion (the later write wins) and drop an entry
-from the history tag (read, append, write); MLflow itself writes an alias by reading then
-inserting, so two writers of one alias can also fail on the database's unique key. So `promote`,
-`rollback` and the alias that `register` sets on model `<name>` run while holding the lock
-`<name>.promotion-lock`: an experiment of that name. Creating an experiment is atomic in every
-tracking store (the name is unique; a second create fails with RESOURCE_ALREADY_EXISTS). Inside,
-the champion is read, gated against and replaced with nobody else moving it, so the champion
-only ever moves to a version that passed the gate against the one it replaces, and the history
-records every move in order.
-
-Why an experiment and not a registered model of that name: MLflow's basic-auth app grants and
-sweeps registered-model permissions by name, after the request that created or deleted the
-model. A release (a delete) could sweep the grant of the next holder, who created the same name
-in between, leaving a lock its holder may no longer delete. Experiment grants are by id, and
-every holder's experiment has a new id. Release renames the experiment to a unique
-`<lock>.released-<id>` (freeing the name at once) and deletes it (MLflow keeps deleted
-experiments, hidden, until `mlflow gc`).
-
-Holding it needs no more permission than a training run: any signed-in user may create an
-experiment and manage what they created. A lock left by a killed process is not broken
-automatically (a lock broken while still held would undo the guarantee): waiting ends with a
-PromotionLockedError naming its holder and `mlcore registry unlock`.
+MLflow has no compare-and-set on aliases: two promotions could leave the worse model champion
+and lose a history entry. So `promote`, `rollback` and `register`'s alias hold the lock
+`<name>.promotion-lock`, an experiment: creating one is atomic in every store. Not a registered
+model: MLflow's basic-auth app sweeps those permissions by name, so a release could drop the next
+holder's grant; experiment grants are by id. Release renames, then deletes. Holding needs no more
+permission than a training run. A killed holder's lock is never broken automatically (that would
+undo the guarantee): waiting ends with a PromotionLockedError naming `mlcore registry unlock`.
 """
 
 from __future__ import annotations

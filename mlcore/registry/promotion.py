@@ -1,15 +1,9 @@
 """Move the `champion` alias: forward through the gate (`promote`), back through the history.
 
-Aliases, not MLflow's deprecated stages: `champion` is what serving loads
-(`models:/<name>@champion`), `candidate` what training registered last. Each promotion appends
-the new champion to the registered model's `mlcore.champion.history` tag and stamps the version
-with the time and the gate's reasoning, so `rollback` knows where to go back to and `describe`
-shows why a version is champion.
-
-Both run under the model's promotion lock (lock.py), so concurrent promotions of one model are
-serialized: each is gated against the champion it actually replaces, and the history tag is
-appended to by one process at a time. Refusals by the server (403 for a read-only user, 401,
-no answer) are RegistryErrors that say so (store.translated).
+Each promotion appends to the model's `mlcore.champion.history` tag and stamps the version with
+the time and the gate's reasoning, so `rollback` knows where to go and `describe` says why. Both
+run under the model's promotion lock (lock.py), so each is gated against the champion it
+actually replaces.
 """
 
 from __future__ import annotations
@@ -57,13 +51,10 @@ def promote(
     wait: float = WAIT_SECONDS,
     evidence_from: str = "training",
 ) -> Promotion:
-    """Make `version` (a number or alias, the `candidate` by default) the champion if it passes
-    the gate against the current champion; raise a RegistryError saying why not.
-
-    `evidence_from="training"` compares the metrics of the runs that trained the versions;
-    `"evaluation"` those of each version's newest evaluation run (`evaluate
-    model_uri=models:/...`), which after new data is what tested both on the same, current split.
-    Waits up to `wait` seconds for another promotion or rollback of the model to finish.
+    """Make `version` (default `candidate`) the champion if it passes the gate against the
+    current one, else raise a RegistryError saying why. `evidence_from` is "training" (the runs
+    that trained them) or "evaluation" (each version's newest evaluation run, on the same split).
+    Waits up to `wait` seconds for another alias move of the model.
     """
     if evidence_from not in EVIDENCE_SOURCES:
         raise ValueError(f"evidence_from must be one of {EVIDENCE_SOURCES}, not {evidence_from!r}")

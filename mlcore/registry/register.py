@@ -28,12 +28,8 @@ def register(
     intended_use: str = "",
     model_uri: str | None = None,
 ) -> ModelVersion:
-    """Register the model that run `run_id` logged as a new version of `name`, set `alias` on it,
-    copy the run's evaluation digest onto it, and attach its model card.
-
-    The model is the one `mlcore.tracking` logged (the run's `mlcore.model.uri` tag) unless
-    `model_uri` names another.
-    """
+    """Register the model run `run_id` logged (or `model_uri`) as a new version of `name`, with
+    `alias`, the run's evaluation digest and a model card."""
     client = mlflow_store.client(tracking_uri)
     with mlflow_store.translated(f"register a version of model {name!r}", tracking_uri, name):
         return _register(client, run_id, name, alias, intended_use, model_uri)
@@ -89,12 +85,8 @@ def _register(
 
 
 def _advance_alias(client: MlflowClient, name: str, alias: str, number: str) -> None:
-    """Point `alias` at version `number` unless it already points at a newer one.
-
-    Under the model's lock (lock.py): MLflow writes an alias by reading then inserting, so two
-    registrations setting `candidate` at once can fail on the database's unique key, and the
-    older version could win. Serialized and compared, the alias ends on the newest version.
-    """
+    """Point `alias` at version `number` unless it points at a newer one, under the model's
+    lock: concurrent alias writes in MLflow can fail or let the older version win."""
     from mlcore.registry.lock import promotion_lock
 
     with promotion_lock(client, name):

@@ -1,10 +1,7 @@
 """The registry settings of a generated project, read from its own Hydra configs.
 
-`mlcore registry promote` in a project needs the same model name and gate that training used;
-they live in `configs/registry/default.yaml` (group `registry` of `train.yaml`). Composing
-`train.yaml` (with any overrides the user passes) gives them exactly as a run sees them. The
-store is not among them: it is MLFLOW_TRACKING_URI's (mlcore.mlflow_store). Outside a project,
-flags supply them.
+Composing `train.yaml` (with the user's overrides) gives the model name and gate exactly as
+training saw them (`configs/registry/default.yaml`); outside a project, flags supply them.
 """
 
 from __future__ import annotations
@@ -53,8 +50,7 @@ def project_settings(
     registry = OmegaConf.to_container(node, resolve=True)
     assert isinstance(registry, dict)
     return ProjectSettings(
-        model_name=registry.get("model_name"),
-        gate=Gate.from_config(registry.get("gate")),
+        model_name=registry.get("model_name"), gate=Gate.from_config(registry.get("gate"))
     )
 
 
@@ -79,12 +75,8 @@ def project_model_name(config_dir: str | Path = DEFAULT_CONFIG_DIR) -> str | Non
 
 
 def model_uri(reference: str, config_dir: str | Path = DEFAULT_CONFIG_DIR) -> str:
-    """An alias (`champion`) or version (`3`) of the project's model as its `models:/` URI.
-
-    So the Makefile, the manifests, the pipeline and the monitor name an alias and never the
-    model: renaming it in `configs/registry/default.yaml` renames it everywhere. URIs
-    (`models:/...`, `runs:/...`) and existing paths come back unchanged.
-    """
+    """An alias (`champion`) or version (`3`) of the project's model as its `models:/` URI, so
+    callers never name the model; URIs and existing paths come back unchanged."""
     if "/" in reference or ":" in reference or Path(reference).exists():
         return reference
     if not reference:

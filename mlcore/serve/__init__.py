@@ -1,14 +1,10 @@
 """Serving a registered model: online over HTTP, and in batch over files.
 
-    from mlcore.serve import create_app, load_model, predict_file
-
     model = load_model("models:/digits@champion", tracking_uri="sqlite:///mlflow.db")
     app = create_app(model)                     # FastAPI: /predict /health /ready /metrics /
     predict_file(model, "digits", "out.parquet")  # chunked: memory stays flat
 
-`mlcore serve MODEL` runs the app on uvicorn (cli.py). The model is loaded once; the version
-served is fixed at start-up (a promotion or rollback takes effect on restart). FastAPI,
-uvicorn, prometheus_client and onnxruntime are imported only when a function runs.
+The version served is fixed at start-up. Heavy imports happen only when a function runs.
 """
 
 from __future__ import annotations

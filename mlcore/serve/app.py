@@ -1,18 +1,9 @@
 """The ASGI app: FastAPI routes around one loaded model.
 
-    app = create_app(load_model("models:/digits@champion"), settings)   # uvicorn serves it
-
-- `POST /predict` `{"inputs": [[...], ...]}` (rows of the signature's width, as MLflow's
-  /invocations takes them) -> `{"predictions": [[...], ...]}`. The body is validated by a pydantic
-  model built from the signature (row width, finite numbers, 1 to max_rows rows, no other keys)
-  straight from the JSON bytes by pydantic-core. Client mistakes get 4xx with a message naming
-  the problem: 400 malformed JSON, 413 body over max_body_bytes, 415 not JSON, 422 anything the
-  schema refuses (with pydantic's error list). Only a failing model gives 5xx.
-- `GET /health` (the process answers), `GET /ready` (model loaded and warmed up), `GET /metrics`
-  (Prometheus), `GET /` (name, version, runtime, input, lineage).
-
-The model is called on the event loop's thread: it answers in microseconds, less than a hop to a
-thread pool costs; concurrent requests are merged into one call (batching.py; `max_batch=1`: off).
+`POST /predict` takes `{"inputs": [[...], ...]}` as MLflow's /invocations does, validated by a
+pydantic model built from the signature; client mistakes get 4xx naming the problem (400, 413,
+415, 422), only a failing model 5xx. Also `/health`, `/ready`, `/metrics`, `/`. The model runs on
+the event loop's thread (faster than a thread-pool hop); concurrent requests merge (batching.py).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations (Request), which

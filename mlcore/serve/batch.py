@@ -1,15 +1,12 @@
 """Batch prediction over a file, chunk by chunk, so memory stays flat whatever its size.
 
-    predict_file(model, "digits", "predictions.parquet", exclude=["target"])
-
-Both ends go through `mlcore.data`: a catalog dataset name (read from its verified local copy, a
-remote one cached) or a path / fsspec URI, in Parquet, CSV or JSON lines. Chunks of `chunk_rows`
-rows are read with pyarrow (pandas for JSON lines), predicted, and appended to one writer into the
-output's atomic sink: readers see no output until the whole file is written.
+Both ends go through `mlcore.data` (a catalog name, a path or an fsspec URI); the output goes
+through an atomic sink, so readers see no output until the whole file is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -53,12 +50,9 @@ def predict_file(
     keep: Sequence[str] = (),
     to_columns: Columns | None = None,
 ) -> BatchResult:
-    """Predict every row of `source` into `output` (dataset names or paths/URIs).
-
-    The features are `features`, else every column but `exclude` and `keep`, in file order;
-    `keep` columns (ids) are copied to the output beside the predictions. `to_columns` turns
-    a chunk's outputs into named columns (default: `output_0`, `output_1`, ...).
-    """
+    """Predict every row of `source` into `output` (dataset names or paths/URIs): features are
+    `features`, else every column but `exclude` and `keep` (copied beside the predictions);
+    `to_columns` names the outputs (default `output_0`, ...)."""
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     started = time.perf_counter()
@@ -70,26 +64,21 @@ def predict_file(
                 f"not {dataset.format} ({role})"
             )
     rows = chunks = 0
-    with _Writer(writing) as sink:
+    with _writer(writing) as write:
         for batch in _batches(reading, _local(reading, catalog, source), chunk_rows):
             names = _feature_names(batch.schema.names, features, exclude, keep, model, reading)
             outputs = model.predict(_matrix(batch, names, model.dtype))
-            sink.write(_output_table(batch, keep, outputs, to_columns))
+            write(_output_table(batch, keep, outputs, to_columns))
             rows += batch.num_rows
             chunks += 1
     result = BatchResult(rows, chunks, time.perf_counter() - started, writing.uri)
-    log.info(
-        "Predicted %d rows in %d chunks (%.1f s) into %s", rows, chunks, result.seconds, writing.uri
-    )
+    log.info("Predicted %d rows in %d chunks (%.1f s) into %s", *vars(result).values())
     return result
 
 
 def _dataset(name_or_uri: str, catalog: Any, must_exist: bool = False) -> Dataset:
-    """The catalog's dataset of that name, else a dataset for the path or URI itself.
-
-    An input that is neither says so, naming the catalog looked in: a name such as `digits`
-    would otherwise read as a file path and fail on its missing suffix.
-    """
+    """The catalog's dataset of that name, else one for the path or URI itself; neither says
+    so, naming the catalog looked in."""
     from mlcore.data.catalog import Dataset, entry_or_none, protocol_of, resolve_format
 
     found = entry_or_none(name_or_uri, catalog)
@@ -109,7 +98,6 @@ def _dataset(name_or_uri: str, catalog: Any, must_exist: bool = False) -> Datase
 
 
 def _catalog_name(catalog: Any) -> str:
-    """Which catalog a name was looked up in, for messages."""
     from mlcore.data.catalog import Catalog, find_catalog
 
     if catalog is None:
@@ -137,8 +125,7 @@ def _batches(dataset: Dataset, local: str, chunk_rows: int) -> Iterator[pa.Recor
     if dataset.format == "parquet":
         import pyarrow.parquet as pq
 
-        # Unbuffered, one row group at a time: pre-buffering held every row group read so far
-        # (RSS grew with the file: 950 MiB at 1M rows against 290 MiB without it).
+        # Unbuffered, one row group at a time: pre-buffering holds every row group read so far.
         parquet = pq.ParquetFile(local, pre_buffer=False, buffer_size=1 << 20)
         yield from parquet.iter_batches(batch_size=chunk_rows)
     elif dataset.format == "csv":
@@ -215,39 +202,28 @@ def _output_table(
     return pa.table({**kept, **named})
 
 
-class _Writer:
+@contextlib.contextmanager
+def _writer(dataset: Dataset) -> Iterator[Callable[[pa.Table], None]]:
     """Appends tables to the output in its format, inside the dataset's atomic sink."""
+    from mlcore.data import storage
 
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self.writer: Any = None
+    writer: Any = None
+    with storage.atomic_write(dataset) as sink:
 
-    def __enter__(self) -> _Writer:
-        from mlcore.data import storage
-
-        self._atomic = storage.atomic_write(self.dataset)
-        self.sink = self._atomic.__enter__()
-        return self
-
-    def write(self, table: pa.Table) -> None:
-        if self.dataset.format == "jsonl":
-            text = table.to_pandas().to_json(orient="records", lines=True)
-            self.sink.write(text.encode() if text.endswith("\n") else f"{text}\n".encode())
-            return
-        if self.writer is None:
-            if self.dataset.format == "parquet":
+        def write(table: pa.Table) -> None:
+            nonlocal writer
+            if dataset.format == "jsonl":
+                text = table.to_pandas().to_json(orient="records", lines=True)
+                sink.write(text.encode() if text.endswith("\n") else f"{text}\n".encode())
+            elif writer is None:
+                import pyarrow.csv as pcsv
                 import pyarrow.parquet as pq
 
-                self.writer = pq.ParquetWriter(self.sink, table.schema)
-            else:
-                import pyarrow.csv as pcsv
+                parquet = dataset.format == "parquet"
+                writer = (pq.ParquetWriter if parquet else pcsv.CSVWriter)(sink, table.schema)
+            if writer is not None:
+                writer.write_table(table)
 
-                self.writer = pcsv.CSVWriter(self.sink, table.schema)
-        self.writer.write_table(table)
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            if self.writer is not None and exc[0] is None:
-                self.writer.close()
-        finally:
-            self._atomic.__exit__(*exc)
+        yield write
+        if writer is not None:
+            writer.close()

@@ -1,10 +1,7 @@
 """Micro-batching: requests that wait at the same moment go through the model in one call.
 
-On by default (up to 64 rows, no waiting: `max_wait_ms=0` merges only the requests already
-parsed when the loop turns, so a lone request is not delayed). Measured with 8 concurrent clients
-on the example model (docs/benchmarks.md): 3,690 rps against 2,500 unbatched for 1-row requests,
-p99 4.0 ms against 6.9 ms; 1,270 against 1,110 rps for 32-row ones. `max_batch=1` turns it off.
-Everything runs on the event loop's thread: a flush is one model call, with no thread hop.
+On by default: `max_wait_ms=0` merges only requests already parsed when the loop turns, so a lone
+request is not delayed; `max_batch=1` turns it off. A flush is one model call on the loop's thread.
 """
 
 from __future__ import annotations

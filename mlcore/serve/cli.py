@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import fields
 
 from mlcore.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
 
@@ -46,37 +47,18 @@ def build_parser(prog: str = "mlcore serve") -> argparse.ArgumentParser:
         default=defaults.runtime,
         help="auto: onnx where the version has its ONNX copy, else torch",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=defaults.threads,
-        help="threads per model call (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=defaults.max_body_bytes,
-        help="larger request bodies get 413 (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-rows",
-        type=int,
-        default=defaults.max_rows,
-        help="rows per request (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-batch",
-        type=int,
-        default=defaults.max_batch,
-        help="merge concurrent requests into model calls of up to this many rows "
-        "(default %(default)s; 1: off)",
-    )
-    parser.add_argument(
-        "--max-wait-ms",
-        type=float,
-        default=defaults.max_wait_ms,
-        help="how long a merged call waits for more (default %(default)s)",
-    )
+    for flag, kind, text in (
+        ("--threads", int, "threads per model call"),
+        ("--max-body-bytes", int, "larger request bodies get 413"),
+        ("--max-rows", int, "rows per request"),
+        ("--max-batch", int, "merge concurrent requests into model calls of up to this many rows"),
+        ("--max-wait-ms", float, "how long a merged call waits for more"),
+    ):
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        off = "; 1: off" if flag == "--max-batch" else ""
+        parser.add_argument(
+            flag, type=kind, default=default, help=f"{text} (default {default}{off})"
+        )
     parser.add_argument(
         "--request-log",
         metavar="FOLDER",
@@ -92,19 +74,7 @@ def build_parser(prog: str = "mlcore serve") -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = "mlcore serve") -> int:
     args = build_parser(prog).parse_args(argv)
     try:
-        settings = ServeSettings(
-            model=args.model,
-            tracking_uri=args.tracking_uri,
-            runtime=args.runtime,
-            threads=args.threads,
-            max_body_bytes=args.max_body_bytes,
-            max_rows=args.max_rows,
-            max_batch=args.max_batch,
-            max_wait_ms=args.max_wait_ms,
-            host=args.host,
-            port=args.port,
-            request_log=args.request_log,
-        )
+        settings = ServeSettings(**{f.name: getattr(args, f.name) for f in fields(ServeSettings)})
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2

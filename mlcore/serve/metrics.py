@@ -1,8 +1,7 @@
 """Prometheus metrics of a server: requests, latency, errors, rows, the model served.
 
-The middleware is a plain ASGI wrapper (Starlette's BaseHTTPMiddleware adds a task per request);
-the exposition format is prometheus_client's. Each app has its own CollectorRegistry, so tests
-and several apps in one process never share counters.
+A plain ASGI middleware (Starlette's BaseHTTPMiddleware adds a task per request); one
+CollectorRegistry per app, so apps in one process never share counters.
 """
 
 from __future__ import annotations

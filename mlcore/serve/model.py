@@ -1,13 +1,8 @@
 """The model a server or a batch job runs: loaded once, by registry URI or from a folder.
 
-    model = load_model("models:/digits@champion", tracking_uri="sqlite:///mlflow.db")
-    model.predict(features)          # numpy in, numpy out; shape (rows, model.n_features)
-
-A registry URI is resolved once (MLflow is imported for that, about 2 s of the start-up); the
-version served is then fixed for the life of the process. A folder holding an MLflow model (its
-`MLmodel` file) loads without importing MLflow. The runtime is `onnx` (onnxruntime, the default
-where the version has its checked ONNX copy: faster here and no torch import) or `torch`.
-Only tensor signatures are served (what mlcore.tracking logs): one float array, batch first.
+A registry URI is resolved once, so the version served is fixed for the process; a folder with an
+`MLmodel` file loads without importing MLflow. The runtime is `onnx` (the default where the
+version has its checked ONNX copy) or `torch`. Only tensor signatures are served.
 """
 
 from __future__ import annotations
@@ -62,13 +57,9 @@ class ServedModel:
 def load_model(
     uri: str, *, tracking_uri: str | None = None, runtime: str = "auto", threads: int = 1
 ) -> ServedModel:
-    """Load `models:/<name>@<alias>`, `models:/<name>/<version>`, an alias or version of the
-    project's model (`champion`, `3`: its name from configs/registry/default.yaml) or a local
-    MLflow model folder.
-
-    Unknown models, aliases and versions raise mlcore.registry errors that list what exists;
-    anything else that cannot be served raises ModelLoadError.
-    """
+    """Load a `models:/` URI, an alias or version of the project's model, or a local MLflow
+    model folder. Unknown models raise mlcore.registry errors; what cannot be served,
+    ModelLoadError."""
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     uri = model_uri(uri)
@@ -102,7 +93,8 @@ def _from_registry(uri: str, tracking_uri: str | None, runtime: str, threads: in
                 f"{name} version {version.version} has no ONNX copy (no tag {ONNX_URI}): "
                 "serve it with runtime torch, or retrain with tracking.onnx=true"
             )
-        location = _logged_model_location(client, onnx_uri)
+        # A logged model (`models:/m-<id>`): where it keeps its files.
+        location = client.get_logged_model(onnx_uri.removeprefix("models:/")).artifact_location
     else:
         location = client.get_model_version_download_uri(name, version.version)
     described = describe(name, version.version, tracking_uri=tracking_uri)
@@ -186,12 +178,6 @@ def _tensor_input(meta: dict[str, Any], folder: Path) -> tuple[int, str]:
     if len(shape) != 2 or shape[1] < 1:
         raise ModelLoadError(f"{folder}: input shape {shape} is not [-1, features]")
     return int(shape[1]), str(spec["dtype"])
-
-
-def _logged_model_location(client: Any, model_uri: str) -> str:
-    """Where a logged model (`models:/m-<id>`) keeps its files."""
-    model_id = model_uri.removeprefix("models:/")
-    return client.get_logged_model(model_id).artifact_location
 
 
 def _local_folder(location: str) -> Path:

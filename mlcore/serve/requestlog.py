@@ -1,19 +1,8 @@
 """The request log: served inputs and predictions, appended in batches for `mlcore monitor`.
 
-A request only puts its arrays on a bounded queue (`put_nowait`: never waits; when the queue is
-full the rows are dropped and counted, so logging can never slow or fail a request). One
-background thread turns them into JSON lines, one per request (`{"time", "inputs": [[...]],
-"outputs": [[...]]}`), and writes a file per flush, `requests-<UTC time>-<host>-<pid>-<n>.jsonl`,
-atomically (a hidden temporary file, then a rename), every `flush_rows` rows or
-`flush_seconds`, and once more when the server shuts down. `mlcore monitor --current <folder>`
-reads the folder as it is.
-
-The folder may be any fsspec URI (`s3://bucket/requests/<deployment>`), so serving replicas in a
-cluster, whose root file system is read-only and whose pods come and go, log to object storage
-that a scheduled `mlcore monitor` reads. There each file is written by `mlcore.data`'s atomic
-write (one upload on object stores, a temporary name and a move elsewhere): it appears whole or
-not at all, as the rename does locally. Credentials come from the environment, as for the data
-catalog.
+A request only puts its arrays on a bounded queue (full: rows dropped and counted), so logging
+never slows or fails a request. A background thread writes JSON-lines files atomically through
+`mlcore.data`, to any fsspec URI (replicas in a cluster log to object storage).
 """
 
 from __future__ import annotations
@@ -136,10 +125,8 @@ class RequestLog:
             )  # fmt: skip
 
     def _put(self, name: str, content: bytes) -> None:
-        """Write one file whole. Locally a hidden temporary file and a rename, not
-        `storage.atomic_write`: that one looks for dead writers' partial files of the target in
-        its folder on every write, a scan that here would grow with the log for names that are
-        never written twice."""
+        """Write one file whole. Locally not `storage.atomic_write`: its scan for dead writers'
+        files would grow with the log, for names never written twice."""
         if self._folder.is_local:
             target = self._folder.local_path / name
             temporary = target.with_name(f".{name}.tmp")

@@ -1,15 +1,10 @@
 """Tracking as Lightning callbacks (`configs/callbacks/mlflow.yaml`), on Lightning's public hooks.
 
-- `MlflowTracking`: the run's lineage tags, its config, system metrics and what an outage of
-  the tracking server does (`on_outage`); opened in `setup`, before the first step.
-- `LogModel`: after `trainer.test`, the tested model as a servable MLflow model (signature, data
-  digests, ONNX copy, plots) and, with `register`, a new registry version as `candidate`.
-- `MlflowEvaluation`: after `trainer.test`, MLflow's own evaluation of the test predictions.
-
-Each reads what it needs from the trainer (its MLflow logger, its datamodule) and the module;
-the test split's outputs are taken once, from Lightning's own test loop (a forward hook), and
-reused for the signature, ONNX parity, plots and evaluation. Without an MLflow logger
-(`logger=csv`, `logger=none`) and on every rank but zero they do nothing.
+`MlflowTracking` opens the run (lineage, config, system metrics, `on_outage`) in `setup`;
+`LogModel` logs the tested model after `trainer.test` and may register it as `candidate`;
+`MlflowEvaluation` runs MLflow's evaluation of the test predictions. The test outputs are taken
+once from Lightning's own test loop and reused. Without an MLflow logger, or off rank zero, they
+do nothing.
 """
 
 from __future__ import annotations

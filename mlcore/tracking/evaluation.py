@@ -1,12 +1,8 @@
 """MLflow's own evaluation of a model's test predictions: the standard metrics and plots.
 
-`mlflow.models.evaluate` runs on a static dataset (targets and the model's predictions), not on
-the model: the logged pyfunc returns raw outputs (logits for a classifier), which MLflow's
-classifier evaluator would read as labels. MLflow then computes and logs what reviewers expect
-for the task: for a classifier accuracy, F1, precision, recall, per-class metrics and its
-confusion matrix; for a single-output regressor MAE, RMSE, R² and friends. It takes about a
-second, so `evaluate.py` calls it and the training path does not (end of training to a
-registered candidate stays under a second).
+It evaluates a static dataset (targets and predictions), not the model: the pyfunc returns raw
+outputs (logits), which MLflow's classifier evaluator would read as labels. It is slow enough
+that `evaluate.py` calls it and the training path does not.
 """
 
 from __future__ import annotations

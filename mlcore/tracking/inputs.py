@@ -1,11 +1,8 @@
 """The rows a model was trained and tested on, as MLflow dataset inputs with content digests.
 
-Each split of the datamodule becomes an MLflow dataset input (`run.inputs.dataset_inputs`) whose
-digest MLflow computes from the rows themselves, with the split (`train`, `val`, `test`) as its
-context. The test split's digest is what the registry's gate compares: two models are compared
-only on the same rows. The files those rows came from are fingerprinted by `mlcore.data`: a
-datamodule that loads through the catalog records each dataset (sha256 of its bytes) into the
-same run (`mlcore.data.DatasetLineage`, a callback of configs/callbacks/mlflow.yaml).
+MLflow digests each split's rows; the test split's digest is what the registry's gate compares,
+so two models are compared only on the same rows. The files behind them are fingerprinted by
+`mlcore.data` (`DatasetLineage`).
 """
 
 from __future__ import annotations
@@ -36,11 +33,8 @@ class Split:
 
 
 def dataset_rows(datamodule: Any, split: str, limit: int | None = DIGEST_ROWS) -> Split | None:
-    """A split's rows in their stored order (not the shuffled loader order), at most `limit`.
-
-    Reads `datamodule.<split>_set` or the dataset behind `<split>_dataloader()`; a TensorDataset
-    is read at once, any other dataset item by item. None when the split has no (x, y) rows.
-    """
+    """A split's rows in stored order (not the loader's shuffle), at most `limit`, from
+    `<split>_set` or `<split>_dataloader()`; None without (x, y) rows."""
     import numpy as np
 
     dataset = getattr(datamodule, f"{split}_set", None)

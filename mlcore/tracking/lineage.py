@@ -1,15 +1,12 @@
 """What a run was made from, as MLflow tags: code, template, packages, environment lock, machine.
 
-A registered model is only as trustworthy as the answer to "what produced it?". Every item here is
-a plain run tag, so MLflow's own client, UI and `search_runs` read it without mlcore. Git facts use
-MLflow's own tag names (`mlflow.source.git.*`), taken from the project root rather than from
-`sys.argv[0]` as MLflow's context providers do: under pytest or `python -c`, that is not the
-project. Nothing here imports torch or mlflow at module level.
+Plain run tags, so MLflow's own client and UI read them without mlcore. Git facts use MLflow's
+tag names but come from the project root, not `sys.argv[0]` (under pytest that is not the
+project).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -61,15 +58,8 @@ def lineage_tags(root: str | os.PathLike[str], trainer: Any = None) -> dict[str,
     """Every lineage tag of a run started from the project at `root` (the Trainer, if given,
     adds the accelerator, device count, precision and strategy it resolved)."""
     root = Path(root).resolve()
-    tags: dict[str, str] = {}
-    tags |= git_tags(root)
-    tags |= template_tags(root)
-    tags |= package_tags()
-    tags |= lock_tags(root)
-    tags |= host_tags()
-    tags |= accelerator_tags(trainer)
-    tags |= command_tags()
-    return tags
+    tags = git_tags(root) | template_tags(root) | package_tags() | lock_tags(root)
+    return tags | host_tags() | accelerator_tags(trainer) | command_tags()
 
 
 def command_tags() -> dict[str, str]:
@@ -92,12 +82,8 @@ def command_tags() -> dict[str, str]:
 
 
 def git_tags(root: Path) -> dict[str, str]:
-    """Commit, branch, remote URL and whether the work tree differs from the commit.
-
-    Untracked files that git does not ignore count as dirty: new code that is not committed yet
-    is exactly what makes a run irreproducible. Outside a repository, or before its first commit,
-    the commit is left out and the tree is dirty.
-    """
+    """Commit, branch, remote URL and whether the tree is dirty (untracked files count: they
+    make a run irreproducible; outside a repository, no commit and dirty)."""
     if _git(root, "rev-parse", "--is-inside-work-tree") != "true":
         return {}
     tags = {GIT_DIRTY: "true" if _git(root, "status", "--porcelain") else "false"}
@@ -144,10 +130,12 @@ def package_tags(packages: Iterable[str] = KEY_PACKAGES) -> dict[str, str]:
 
 def lock_tags(root: Path) -> dict[str, str]:
     """The SHA-256 of `requirements-lock.txt` (`make lock`), or `none` where there is no lock."""
+    from mlcore.data.fingerprint import sha256_file
+
     lock = root / LOCK_FILENAME
     if not lock.is_file():
         return {LOCK_FILE: "none"}
-    return {LOCK_FILE: LOCK_FILENAME, LOCK_SHA256: file_sha256(lock)}
+    return {LOCK_FILE: LOCK_FILENAME, LOCK_SHA256: sha256_file(lock)}
 
 
 def host_tags() -> dict[str, str]:
@@ -190,15 +178,6 @@ def installed_version(distribution: str) -> str | None:
         return version(distribution)
     except PackageNotFoundError:
         return None
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """The SHA-256 of a file's bytes, read in chunks (data files can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def text_tags(values: Mapping[str, Any]) -> dict[str, str]:

@@ -24,13 +24,9 @@ CONFIG_ARTIFACT = "config/config.yaml"
 
 
 def log_config(cfg: DictConfig, loggers: Sequence[Any], *, continued: bool = False) -> None:
-    """Record the fully resolved run config with every logger.
-
-    Each logger gets it as flat hyperparameters (`model/lr`, `data/batch_size`...), and an MLflow
-    run also gets the whole YAML as the artifact `config/config.yaml`, to replay the run exactly.
-    A `continued` MLflow run (resume=auto) keeps the parameters its first attempt logged (MLflow
-    refuses to change one, and an extension changes `trainer/max_epochs`): its artifact is
-    rewritten with the config the run finishes with.
+    """Record the resolved config as flat hyperparameters with every logger, and as
+    `config/config.yaml` in an MLflow run. A `continued` run keeps its first parameters (MLflow
+    refuses to change one) and only gets the artifact rewritten.
     """
     if not loggers:
         return

@@ -1,11 +1,7 @@
 """Lightning's MLFlowLogger on mlcore's tracking store, with outages handled as configured.
 
-`configs/logger/mlflow.yaml` names this class. It is Lightning's logger with two differences,
-both through Lightning's public seams (its constructor and its `experiment` property):
-- the tracking URI defaults to mlcore's (MLFLOW_TRACKING_URI, else the project's `mlflow.db`),
-  so no config restates it;
-- `guard_outages` routes every client call the logger makes through an OutageGuard
-  (`tracking.on_outage`, see mlcore.tracking.server).
+Through Lightning's public seams only: the tracking URI defaults to mlcore's, so no config
+restates it, and `guard_outages` routes the logger's client calls through an OutageGuard.
 """
 
 from __future__ import annotations

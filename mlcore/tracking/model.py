@@ -1,17 +1,9 @@
 """Log a trained model in a form MLflow serves: pytorch flavour, signature, example, requirements.
 
-Choices, and why:
-- The LightningModule itself is saved (`serialization_format="pickle"`), so `mlflow.pytorch`
-  loads the same class back: evaluation runs its `test_step`, serving calls `forward` through
-  pyfunc. MLflow 3's default, `torch.export`, took 1.2 s per model here and loads as a graph
-  without the class.
-- The project's package travels inside the model (`code_paths`), so it loads where the project
-  is not installed.
-- Requirements are explicit. Letting MLflow infer them loads the model in a subprocess (6.8 s
-  here) and recorded `torch==2.13.0+cpu`, a local build no index serves, plus packages the model
-  never imports. Ours: the distributions the model imports, pinned to the versions that trained
-  it (local build suffixes dropped), and mlcore from the source the project pins (never a bare
-  `mlcore` from PyPI, an unrelated package).
+The LightningModule itself is pickled, so evaluation and serving get the same class back. The
+project's package travels in `code_paths`, so it loads where the project is not installed.
+Requirements are explicit: MLflow's inference loads the model in a subprocess and pins local
+builds no index serves; ours pin what the model imports, and mlcore from the project's source.
 """
 
 from __future__ import annotations
@@ -102,11 +94,8 @@ def pinned(distribution: str) -> str | None:
 
 
 def mlcore_requirement(project_package: str | None = None) -> str:
-    """mlcore as the project depends on it (`mlcore @ git+...@v1.2.0`), else as installed.
-
-    The project's own requirement carries the explicit source its template chose. Without one,
-    an install from a URL is named by that URL; only an install from an index gets `mlcore==X`.
-    """
+    """mlcore as the project depends on it (`mlcore @ git+...`), else as installed: by its URL,
+    `mlcore==X` only for an install from an index."""
     from packaging.requirements import Requirement
 
     for distribution in _candidates(project_package):

@@ -1,10 +1,8 @@
-"""What a training run does when the MLflow server stops answering (outages are told from answers,
-and retries bounded, by mlcore.mlflow_store).
+"""What a training run does when the MLflow server stops answering.
 
-`OutageGuard` is what a training run puts between Lightning's MLFlowLogger and the server: with
-`tracking.on_outage=fail` the first outage stops training with a TrackingUnavailableError; with
-`continue`, training goes on, nothing more is sent (every call would wait out the retries again),
-and `not_logged` says what the server never got.
+`OutageGuard` sits between the MLFlowLogger and the server: with `tracking.on_outage=fail` the
+first outage stops training; with `continue`, nothing more is sent and `not_logged` says what the
+server never got.
 """
 
 from __future__ import annotations

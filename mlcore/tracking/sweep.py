@@ -1,11 +1,7 @@
 """A Hydra multirun (an Optuna search, a grid) as one MLflow parent run with a child per job.
 
-Hydra calls `on_multirun_start` in the launching process before any job starts: the parent run is
-created there, and its id exported as MLCORE_PARENT_RUN_ID, which every job's `MlflowTracking`
-callback reads (the basic launcher runs jobs in this same process; launchers that start
-processes inherit the environment). `on_multirun_end` attaches the search's results and closes
-the parent. Configured in the generated `configs/hydra/default.yaml`;
-a single run never calls either hook.
+`on_multirun_start` creates the parent and exports its id as MLCORE_PARENT_RUN_ID, which each
+job's `MlflowTracking` reads; `on_multirun_end` attaches the results and closes it.
 """
 
 from __future__ import annotations
